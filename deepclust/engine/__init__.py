@@ -1,0 +1,19 @@
+"""Runtime, training loop, checkpoints, schedules and inference: written once, used by every method."""
+
+from deepclust.engine.batches import EpochBatches
+from deepclust.engine.checkpoint import (
+    file_digest,
+    fingerprint,
+    load_checkpoint,
+    load_state_strict,
+    save_checkpoint,
+)
+from deepclust.engine.inference import predict
+from deepclust.engine.loop import FitResult, LossOutput, fit, write_history
+from deepclust.engine.runtime import Runtime
+from deepclust.engine.schedule import constant_schedule, cosine_schedule
+
+__all__ = [
+    "EpochBatches", "file_digest", "fingerprint", "load_checkpoint", "load_state_strict", "save_checkpoint",
+    "predict", "FitResult", "LossOutput", "fit", "write_history", "Runtime", "constant_schedule", "cosine_schedule",
+]

@@ -1,0 +1,96 @@
+"""SCAN clustering (arXiv 2005.12320): neighbours should share a cluster, clusters should be balanced."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepclust.engine.loop import LossOutput
+from deepclust.losses import SCANLoss, consistency_loss, entropy
+from deepclust.models import ClusteringHead, ClusteringModel
+from deepclust.transforms import SCANStrongTransform
+
+
+class SCAN(nn.Module):
+    """Backbone + `num_heads` clustering heads trained with the SCAN loss on (anchor, neighbour) pairs.
+
+    Anchor and neighbour get independent draws of the strong augmentation and two forward passes, so
+    BatchNorm statistics are per branch (as in the reference). The per-head losses are summed.
+
+    Args:
+        backbone: The pretext backbone (weights already loaded).
+        transform: Strong augmentation for anchors and neighbours.
+        num_clusters: Clusters per head.
+        num_heads: Heads trained at once; the one with the lowest unlabelled loss is kept.
+        entropy_weight: Weight of the entropy term (SCAN configs: 5.0).
+        update_head_only: Freeze the backbone (ImageNet recipe) instead of fine-tuning it (CIFAR/STL recipe).
+    """
+
+    def __init__(self, backbone: nn.Module, transform: SCANStrongTransform, num_clusters: int, num_heads: int = 1,
+                 entropy_weight: float = 5.0, update_head_only: bool = False) -> None:
+        super().__init__()
+        self.model = ClusteringModel(backbone, ClusteringHead(backbone.output_dim, num_clusters, num_heads))
+        self.transform = transform
+        self.criterion = SCANLoss(entropy_weight=entropy_weight)
+        self.update_head_only = update_head_only
+        if update_head_only:
+            backbone.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> SCAN:
+        super().train(mode)
+        if self.update_head_only:
+            self.model.backbone.eval()  # a frozen backbone keeps its BatchNorm statistics
+        return self
+
+    def training_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> LossOutput:
+        """Returns the summed SCAN loss over heads for uint8 `batch["anchor"]` and `batch["neighbor"]`."""
+        anchor_logits = self.model(self.transform(batch["anchor"], generator)).float()  # (H, B, C)
+        neighbor_logits = self.model(self.transform(batch["neighbor"], generator)).float()
+        total = consistency = ent = 0.0
+        for a, n in zip(anchor_logits, neighbor_logits):
+            parts = self.criterion.forward_components(a, n)
+            total = total + parts.total
+            consistency += parts.consistency.item()
+            ent += parts.entropy.item()
+        heads = anchor_logits.shape[0]
+        return LossOutput(total, {"consistency": consistency / heads, "entropy": ent / heads})
+
+
+def scan_batch_maker(images: torch.Tensor, neighbours: torch.Tensor, seed: int, epoch: int):
+    """Returns `make_batch(indices)` pairing each anchor with one neighbour drawn uniformly from its list.
+
+    The neighbour list includes the sample itself (column 0), as in the reference, and is redrawn every
+    epoch; the draw is seeded by (seed, epoch) so a resumed epoch sees the same pairs.
+    """
+    g = torch.Generator().manual_seed(seed * 104729 + epoch)
+    choice = torch.randint(neighbours.shape[1], (neighbours.shape[0],), generator=g)
+    partner = neighbours[torch.arange(neighbours.shape[0]), choice]
+
+    def make_batch(idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"anchor": images[idx], "neighbor": images[partner[idx]]}
+
+    return make_batch
+
+
+def selection_losses(probs: torch.Tensor, neighbours: np.ndarray, num_neighbors: int = 5) -> torch.Tensor:
+    """SCAN's unlabelled model-selection loss per head: consistency over neighbours minus entropy (weight 1).
+
+    Uses the mean -log<p_i, p_j> over each sample and its first `num_neighbors` neighbours plus itself,
+    and the entropy of the mean prediction; no labels are involved (reference-scan.md 3.5, weight 1 per I#114).
+
+    Args:
+        probs: Softmax outputs. Shape: (num_heads, N, num_clusters).
+        neighbours: Neighbour indices with self in column 0. Shape: (N, K + 1).
+        num_neighbors: Neighbours used per sample.
+
+    Returns:
+        One loss per head. Shape: (num_heads,).
+    """
+    cols = torch.as_tensor(neighbours[:, : num_neighbors + 1])  # (N, k+1), self included
+    losses = []
+    for p in probs:
+        anchor = p.repeat_interleave(cols.shape[1], dim=0)
+        partner = p[cols.reshape(-1)]
+        losses.append(consistency_loss(anchor, partner) - entropy(p))
+    return torch.stack(losses)

@@ -1,0 +1,17 @@
+"""Batched uint8 -> normalised float image transforms that run on the training device (CPU or GPU).
+
+Every transform is called as `transform(images, generator)` with `images` of shape (B, H, W, C) uint8 and
+a `torch.Generator` on the same device; the same generator state gives the same output.
+"""
+
+from deepclust.transforms.eval_transform import EvalTransform
+from deepclust.transforms.scan_transform import SCANStrongTransform
+from deepclust.transforms.simclr_transform import SimCLRTransform, SimCLRViewTransform
+
+TRANSFORMS: dict[str, type] = {
+    "simclr": SimCLRTransform,
+    "scan_strong": SCANStrongTransform,
+    "eval": EvalTransform,
+}
+
+__all__ = ["TRANSFORMS", "EvalTransform", "SCANStrongTransform", "SimCLRTransform", "SimCLRViewTransform"]

@@ -1,0 +1,65 @@
+"""Reads the metrics files DVC declares for a pipeline's stages and publishes them as Prefect artifacts."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from flows.dvc_graph import Plan
+
+Metrics = dict[str, dict[str, Any]]  # stage address -> flattened metric name -> value
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        return {prefix: data}
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def read_metrics(root: str, plan: Plan) -> Metrics:
+    """Every metric of the plan stages that declare a metrics file (JSON or YAML); absent files skipped."""
+    found: Metrics = {}
+    for stage in plan.stages:
+        for rel in stage.metrics:
+            path = Path(root) / rel
+            if not path.exists():
+                continue
+            text = path.read_text()
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+            found.setdefault(stage.address, {}).update(_flatten(data))
+    return found
+
+
+def artifact_key(pipeline: str, dataset: str) -> str:
+    """`<pipeline>-<dataset>-metrics`, squeezed to what Prefect allows in a key: lowercase, digits, dashes."""
+    return re.sub(r"[^a-z0-9-]+", "-", f"{pipeline}-{dataset}-metrics".lower()).strip("-")
+
+
+def metrics_rows(metrics: Metrics) -> list[dict[str, Any]]:
+    """Long format (stage, metric, value): stages declare different metric names."""
+    return [
+        {"stage": stage, "metric": name, "value": value}
+        for stage, values in metrics.items()
+        for name, value in sorted(values.items())
+    ]
+
+
+def publish_metrics(plan: Plan, metrics: Metrics) -> str:
+    """Creates the table and markdown artifacts for PLAN's metrics (inside a flow run); returns the key."""
+    key = artifact_key(plan.pipeline, plan.dataset)
+    rows = metrics_rows(metrics)
+    title = f"{plan.pipeline} on {plan.dataset}"
+    create_table_artifact(rows, key=key, description=f"Metrics of {title}")
+    lines = [f"# Metrics: {title}", "", "| stage | metric | value |", "|---|---|---|"]
+    lines += [f"| {r['stage']} | {r['metric']} | {r['value']} |" for r in rows] or ["| - | - | - |"]
+    create_markdown_artifact("\n".join(lines), key=f"{key}-report", description=f"Metrics report of {title}")
+    return key

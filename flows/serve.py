@@ -1,0 +1,79 @@
+"""Serves one deployment `deepclust/<pipeline>-<dataset>` per terminal stage in DVC's graph, from one process.
+
+prefect server start                      # once, from the repository root (prefect.toml sets the API url)
+python -m flows.serve                     # or: python -m flows.serve --list
+prefect deployment run deepclust/scan-digits --watch
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from flows.dvc_graph import list_pipelines, resolve_root
+
+# Per-deployment deviations, merged into `run_pipeline.to_deployment(...)` keyword arguments.
+# Example: {"scan-cifar10": {"tags": ["gpu"], "concurrency_limit": 1}}. Keys that name no deployment warn.
+OVERRIDES: dict[str, dict[str, Any]] = {}
+
+
+def deployment_name(pipeline: str, dataset: str) -> str:
+    """`<pipeline>-<dataset>`; the CLI address is `deepclust/<that>`."""
+    return f"{pipeline}-{dataset}" if dataset else pipeline
+
+
+def deployment_specs(root: str) -> dict[str, dict[str, Any]]:
+    """Deployment name -> `to_deployment` keyword arguments, for every (pipeline, data set) in the graph."""
+    specs = {
+        deployment_name(pipeline, dataset): {
+            "parameters": {"pipeline": pipeline, "dataset": dataset},
+            "tags": [pipeline, dataset] if dataset else [pipeline],
+        }
+        for pipeline, dataset in list_pipelines(root)
+    }
+    for name, extra in OVERRIDES.items():
+        if name in specs:
+            specs[name] = {**specs[name], **extra}
+        else:
+            print(
+                f"warning: OVERRIDES names unknown deployment '{name}'; known: {', '.join(specs)}",
+                file=sys.stderr,
+            )
+    return specs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m flows.serve [--list] [--root DIR]`."""
+    parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--list", action="store_true", help="print the deployment names and exit")
+    parser.add_argument("--root", help="DVC repository (default: $DEEPCLUST_ROOT, else this checkout)")
+    args = parser.parse_args(argv)
+    root = resolve_root(args.root)
+    from dvc.exceptions import DvcException
+
+    try:
+        specs = deployment_specs(root)
+    except DvcException as exc:  # not a DVC repo, broken dvc.yaml: one line, not a traceback
+        print(f"error: cannot read the DVC stage graph of {root}: {exc}", file=sys.stderr)
+        return 1
+    if args.list:
+        print("\n".join(f"deepclust/{name}" for name in specs))
+        return 0
+    if not specs:
+        print(f"error: no stage in {root}/dvc.yaml carries `meta: {{pipeline: ...}}`", file=sys.stderr)
+        return 1
+    from prefect import serve  # deferred so `--list` stays fast and needs no API
+
+    from flows.pipeline import run_pipeline
+
+    for spec in specs.values():
+        if args.root:  # pin an explicit root; otherwise runs inherit $DEEPCLUST_ROOT from this process
+            spec["parameters"]["root"] = root
+    deployments = [run_pipeline.to_deployment(name=name, **spec) for name, spec in specs.items()]
+    serve(*deployments)  # type: ignore[arg-type]  # to_deployment is sync-compatible: sync call, sync result
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

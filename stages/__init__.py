@@ -1,0 +1,1 @@
+"""One module per dvc.yaml stage; each runs as `python -m stages.<name>` and holds no algorithm."""

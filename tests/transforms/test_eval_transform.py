@@ -1,0 +1,37 @@
+"""Tests of the deterministic evaluation transform and the transform registry."""
+
+import pytest
+import torch
+
+from deepclust.transforms import TRANSFORMS, EvalTransform, SCANStrongTransform, SimCLRTransform
+
+
+def _images(b: int, size: int, c: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (b, size, size, c), dtype=torch.uint8, generator=g)
+
+
+@pytest.mark.parametrize("c", [1, 3])
+@pytest.mark.parametrize("size", [8, 28, 32])
+@pytest.mark.parametrize("b", [1, 5])
+def test_eval_transform(b: int, size: int, c: int) -> None:
+    images = _images(b, size, c)
+    out = EvalTransform([0.0] * c, [1.0] * c)(images)
+    assert out.shape == (b, c, size, size) and out.dtype == torch.float32
+    assert torch.equal(out, images.permute(0, 3, 1, 2).float() / 255)
+    normed = EvalTransform([0.5] * c, [0.25] * c)(images, torch.Generator().manual_seed(1))
+    assert torch.allclose(normed, (out - 0.5) / 0.25)
+
+
+def test_eval_transform_invalid() -> None:
+    with pytest.raises(ValueError, match="std"):
+        EvalTransform([0.5], [0.0])
+    with pytest.raises(ValueError, match="mean"):
+        EvalTransform([0.5, 0.5], [0.2, 0.2])
+    with pytest.raises(ValueError, match="channels"):
+        EvalTransform([0.5], [0.2])(_images(1, 8, 3))
+
+
+def test_registry() -> None:
+    expected = {"simclr": SimCLRTransform, "scan_strong": SCANStrongTransform, "eval": EvalTransform}
+    assert TRANSFORMS == expected
