@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with atomic_path(args.out / "predictions.csv") as tmp:
         frame.to_csv(tmp, index=False)
     write_json(args.out / "metrics.json", results)
-    _print_table(args.dataset, results)
+    print_table(args.dataset, results)
     return 0
 
 
@@ -72,7 +72,7 @@ def _rounded(metrics: dict) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
 
 
-def _print_table(dataset: str, results: dict) -> None:
+def print_table(dataset: str, results: dict) -> None:
     rows = [(k, v) for k, v in results.items() if isinstance(v, dict)]
     print(f"\n{dataset}: {results['protocol']}")
     print(f"{'method':<20}{'ACC':>8}{'NMI':>8}{'ARI':>8}")
