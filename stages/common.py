@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import traceback
@@ -25,6 +26,16 @@ def parser(description: str, *paths: str) -> argparse.ArgumentParser:
     for name in paths:
         ap.add_argument(f"--{name}", required=True, type=Path)
     return ap
+
+
+def entry(body: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
+    """Makes `body` a stage `main(argv=None) -> int` that ends bad input with one line and exit code 2."""
+
+    @functools.wraps(body)
+    def main(argv: Sequence[str] | None = None) -> int:
+        return run(body, argv)
+
+    return main
 
 
 def run(body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:

@@ -12,10 +12,11 @@ from deepclust.engine import Runtime, predict
 from deepclust.io import atomic_path
 from deepclust.models.io import load_contrastive
 from deepclust.transforms import EvalTransform
-from stages.common import normalisation, parser, run
+from stages.common import entry, normalisation, parser
 from stages.params import load_params
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Writes features.npz with train_/test_ x backbone/head float32 matrices."""
     args = parser(__doc__, "data", "model", "out").parse_args(argv)
@@ -40,4 +41,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main))
+    raise SystemExit(main())

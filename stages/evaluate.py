@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ from deepclust.io import atomic_path, require_file, write_json
 from deepclust.metrics import clustering_metrics, plot_cluster_grid, plot_confusion_matrix
 from deepclust.models.io import load_clustering
 from deepclust.transforms import EvalTransform
-from stages.common import normalisation, parser, run
+from stages.common import entry, normalisation, parser
 from stages.params import load_params
 
 PROTOCOL = "trained on the train split, evaluated on the test split; SCAN head/epoch selected by unlabelled loss"
@@ -29,6 +28,7 @@ def _kmeans_test(train: np.ndarray, test: np.ndarray, k: int, seed: int) -> np.n
     return dists.argmin(1)
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Predicts the test split with the SCAN and self-label models and writes metrics.json and PNGs."""
     ap = parser(__doc__, "data", "scan", "selflabel", "features", "out")
@@ -51,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["kmeans_raw_pixels"] = _rounded(clustering_metrics(
             labels, _kmeans_test(data.train.images, data.test.images, k, p.seed)))
         with np.load(require_file(args.features, "features (run the embed stage)")) as f:
-            results["kmeans_pretext"] = _rounded(clustering_metrics(
-                labels, _kmeans_test(f["train_head"], f["test_head"], k, p.seed)))
+            for part in ("backbone", "head"):
+                results[f"kmeans_pretext_{part}"] = _rounded(clustering_metrics(
+                    labels, _kmeans_test(f[f"train_{part}"], f[f"test_{part}"], k, p.seed)))
     final = predictions["selflabel"]
     if labels is not None:
         results.update({k: v for k, v in results["selflabel"].items()})  # top level = the pipeline's result
@@ -83,4 +84,4 @@ def print_table(dataset: str, results: dict) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main))
+    raise SystemExit(main())

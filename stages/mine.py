@@ -10,10 +10,11 @@ from deepclust.cluster import knn_search, neighbour_accuracy
 from deepclust.cluster.knn import backend
 from deepclust.data import load_prepared
 from deepclust.io import atomic_path, require_file, write_json
-from stages.common import parser, run
+from stages.common import entry, parser
 from stages.params import load_params
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Writes neighbours.npy (N x K+1, self first) and metrics.json (neighbour accuracy at several K)."""
     args = parser(__doc__, "data", "features", "out").parse_args(argv)
@@ -36,4 +37,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main))
+    raise SystemExit(main())

@@ -129,14 +129,14 @@ STAGE_PARAMS: dict[str, type[Frozen]] = {
 }
 
 
-def _validate(model: type[Frozen], raw: Any, where: str) -> Any:
+def _validate(model: type[Frozen], raw: Any, where: str, path: Path) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join([where, *(str(p) for p in err["loc"])])
         got = f", got {err['input']!r}" if err["type"] != "missing" else ""
-        raise DeepclustError(f"params.yaml: {key}: {err['msg']}{got}") from None
+        raise DeepclustError(f"{path}: {key}: {err['msg']}{got}") from None
 
 
 def load_params(stage: str | None, dataset: str, path: str | Path = "params.yaml") -> tuple[DatasetParams, Any]:
@@ -154,11 +154,11 @@ def load_params(stage: str | None, dataset: str, path: str | Path = "params.yaml
         raise DeepclustError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
     datasets = raw.get("datasets") or {}
     if dataset not in datasets:
-        raise DeepclustError(f"unknown data set {dataset!r}; params.yaml defines {sorted(datasets)}")
-    ds = _validate(DatasetParams, datasets[dataset], f"datasets.{dataset}")
+        raise DeepclustError(f"unknown data set {dataset!r}; {p} defines {sorted(datasets)}")
+    ds = _validate(DatasetParams, datasets[dataset], f"datasets.{dataset}", p)
     if stage is None or stage not in STAGE_PARAMS:
         return ds, None
     section = raw.get(stage) or {}
     if dataset not in section:
-        raise DeepclustError(f"params.yaml: {stage}.{dataset} is missing (stage {stage!r} has no settings for it)")
-    return ds, _validate(STAGE_PARAMS[stage], section[dataset], f"{stage}.{dataset}")
+        raise DeepclustError(f"{p}: {stage}.{dataset} is missing (stage {stage!r} has no settings for it)")
+    return ds, _validate(STAGE_PARAMS[stage], section[dataset], f"{stage}.{dataset}", p)

@@ -7,10 +7,11 @@ import time
 from collections.abc import Sequence
 
 from deepclust.data import dataset_stats, load_source, save_prepared
-from stages.common import parser, run
+from stages.common import entry, parser
 from stages.params import load_params
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Reads datasets.<ds>, loads the source, writes train/test arrays and card.json atomically."""
     ap = parser(__doc__, "out", "raw-dir")
@@ -31,4 +32,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main))
+    raise SystemExit(main())

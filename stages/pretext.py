@@ -15,10 +15,11 @@ from deepclust.methods import SimCLR
 from deepclust.models import build_backbone
 from deepclust.models.io import save_model
 from deepclust.transforms import SimCLRTransform
-from stages.common import TRAINING_CODE, normalisation, params_dict, parser, run
+from stages.common import TRAINING_CODE, entry, normalisation, params_dict, parser
 from stages.params import load_params
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains SimCLR on the training split (+ unlabeled split when present) and saves the model."""
     args = parser(__doc__, "data", "run-dir", "out").parse_args(argv)
@@ -36,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     batches = lambda epoch: EpochBatches(len(images), p.batch_size, epoch, p.seed,  # noqa: E731
                                          lambda idx: {"images": images[idx]})
     schedule = cosine_schedule(p.lr, p.lr * p.min_lr_fraction, p.epochs, len(batches(0)), p.schedule_per_step)
-    fp = fingerprint(params_dict(ds, p), [args.data / "train.npz"], TRAINING_CODE + [__file__])
+    inputs = [args.data / "train.npz"] + ([args.data / "unlabeled.npz"] if data.unlabeled is not None else [])
+    fp = fingerprint(params_dict(ds, p), inputs, TRAINING_CODE + [__file__])
     t0 = time.perf_counter()
     result = fit(method, optimizer, batches, epochs=p.epochs, runtime=runtime, lr_schedule=schedule,
                  run_dir=args.run_dir, fingerprint=fp, desc=f"pretext {args.dataset}")
@@ -55,4 +57,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main))
+    raise SystemExit(main())

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deepclust.io import require_file
-from stages.common import run
+from stages.common import entry
 from stages.evaluate import print_table
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Reads an evaluate metrics.json and prints the ACC / NMI / ARI table."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -23,4 +24,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main))
+    raise SystemExit(main())

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from deepclust.data import load_prepared
-from deepclust.engine import (EpochBatches, Runtime, constant_schedule, fingerprint, fit, load_checkpoint,
-                              predict, save_checkpoint)
+from deepclust.engine import EpochBatches, Runtime, constant_schedule, fingerprint, fit, predict
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file, write_json
-from deepclust.methods import SCAN, scan_batch_maker, selection_losses
+from deepclust.methods import SCAN, HeadSelector, scan_batch_maker
 from deepclust.models import ClusteringModel
 from deepclust.models.io import load_contrastive, save_model
 from deepclust.transforms import EvalTransform, SCANStrongTransform
-from stages.common import TRAINING_CODE, normalisation, params_dict, parser, run
+from stages.common import TRAINING_CODE, entry, normalisation, params_dict, parser
 from stages.params import load_params
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains SCAN heads on the pretext backbone and saves the selected one-head model."""
     args = parser(__doc__, "data", "pretext", "neighbours", "run-dir", "out").parse_args(argv)
@@ -39,37 +38,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime.seed_everything()
     method = SCAN(pretext.backbone, SCANStrongTransform(mean=mean, std=std, **p.augment.model_dump()),
                   num_clusters, p.num_heads, p.entropy_weight, p.update_head_only)
-    params = [q for q in method.parameters() if q.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=p.lr, weight_decay=p.weight_decay)
+    trainable = [q for q in method.parameters() if q.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=p.lr, weight_decay=p.weight_decay)
+    pairs = torch.from_numpy(neighbours)
     batches = lambda epoch: EpochBatches(  # noqa: E731
-        len(images), p.batch_size, epoch, p.seed, scan_batch_maker(images, torch.from_numpy(neighbours), p.seed, epoch))
-    best_path = Path(args.run_dir) / "best.pt"
-    eval_transform = EvalTransform(mean, std)
-
-    def select(epoch: int, metrics: dict[str, float]) -> dict[str, float]:
-        """Scores every head with the unlabelled selection loss; keeps the best (epoch, head) on disk."""
-        probs = predict(method.model, images, eval_transform, runtime, 512, "select").softmax(-1)
-        losses = selection_losses(probs, neighbours, p.selection_neighbors)
-        head = int(losses.argmin())
-        best = load_checkpoint(best_path, fp)
-        if best is None or float(losses[head]) < best["run_variables"]["val_loss"]:
-            model = ClusteringModel(method.model.backbone, method.model.head.keep(head))
-            save_checkpoint(best_path, fp, {"val_loss": float(losses[head]), "epoch": epoch + 1, "head": head},
-                            model=model)
-        return {"val_loss": float(losses[head]), "best_head": head}
-
+        len(images), p.batch_size, epoch, p.seed, scan_batch_maker(images, pairs, p.seed, epoch))
     fp = fingerprint(params_dict(ds, p), [args.data / "train.npz", args.pretext, args.neighbours],
                      TRAINING_CODE + [__file__])
-    fit(method, optimizer, batches, epochs=p.epochs, runtime=runtime,
-        lr_schedule=constant_schedule(p.lr, p.epochs, len(batches(0))), run_dir=args.run_dir, fingerprint=fp,
-        on_epoch_end=select, desc=f"scan {args.dataset}")
-    best = load_checkpoint(best_path, fp)
-    assert best is not None
-    config = dict(cfg, num_clusters=num_clusters, num_heads=1)
+    selector = HeadSelector(args.run_dir / "best.pt", fp, neighbours, p.selection_neighbors)
+    eval_transform = EvalTransform(mean, std)
+    select = lambda epoch, _: selector.update(  # noqa: E731
+        epoch, method.model, predict(method.model, images, eval_transform, runtime, 512, "select"))
+    fit(method, optimizer, batches, epochs=p.epochs, runtime=runtime, fingerprint=fp, run_dir=args.run_dir,
+        lr_schedule=constant_schedule(p.lr, p.epochs, len(batches(0))), on_epoch_end=select,
+        desc=f"scan {args.dataset}")
     model = ClusteringModel(pretext.backbone, method.model.head.keep(0))
-    model.load_state_dict(best["states"]["model"])
-    save_model(args.out / "model.pt", model, config)
-    chosen = best["run_variables"]
+    chosen = selector.load_best(model)
+    save_model(args.out / "model.pt", model.cpu(), dict(cfg, num_clusters=num_clusters, num_heads=1))
     write_json(args.out / "metrics.json", {"selected_epoch": chosen["epoch"], "selected_head": chosen["head"],
                                            "val_loss": round(chosen["val_loss"], 5), "epochs": p.epochs})
     print(f"[scan] {args.dataset}: selected head {chosen['head']} at epoch {chosen['epoch']} "
@@ -78,4 +63,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main))
+    raise SystemExit(main())

@@ -12,10 +12,11 @@ from deepclust.io import write_json
 from deepclust.methods import SelfLabel
 from deepclust.models.io import load_clustering, save_model
 from deepclust.transforms import EvalTransform, SCANStrongTransform
-from stages.common import TRAINING_CODE, normalisation, params_dict, parser, run
+from stages.common import TRAINING_CODE, entry, normalisation, params_dict, parser
 from stages.params import load_params
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains with class-balanced cross entropy on confident samples; saves the last epoch's model."""
     args = parser(__doc__, "data", "scan", "run-dir", "out").parse_args(argv)
@@ -47,4 +48,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(main))
+    raise SystemExit(main())

@@ -22,7 +22,7 @@ def file_digest(path: str | Path, chunk: int = 1 << 22) -> str:
     """SHA-256 of a file's bytes, or of every file below a directory (sorted by relative path)."""
     p = Path(path)
     h = hashlib.sha256()
-    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix != ".pyc") if p.is_dir() else [p]
     for f in files:
         h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
         with open(f, "rb") as fh:

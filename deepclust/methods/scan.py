@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 
+from deepclust.engine.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from deepclust.engine.loop import LossOutput
+from deepclust.errors import DeepclustError
 from deepclust.losses import SCANLoss, consistency_loss, entropy
 from deepclust.models import ClusteringHead, ClusteringModel
 from deepclust.transforms import SCANStrongTransform
@@ -48,7 +53,7 @@ class SCAN(nn.Module):
         anchor_logits = self.model(self.transform(batch["anchor"], generator)).float()  # (H, B, C)
         neighbor_logits = self.model(self.transform(batch["neighbor"], generator)).float()
         total = consistency = ent = 0.0
-        for a, n in zip(anchor_logits, neighbor_logits):
+        for a, n in zip(anchor_logits, neighbor_logits, strict=True):
             parts = self.criterion.forward_components(a, n)
             total = total + parts.total
             consistency += parts.consistency.item()
@@ -94,3 +99,48 @@ def selection_losses(probs: torch.Tensor, neighbours: np.ndarray, num_neighbors:
         partner = p[cols.reshape(-1)]
         losses.append(consistency_loss(anchor, partner) - entropy(p))
     return torch.stack(losses)
+
+
+class HeadSelector:
+    """Keeps, on disk, the (epoch, head) with the lowest unlabelled selection loss seen so far.
+
+    The reference selects on the test split; we score the training split (no labels either way), so the
+    test split stays untouched until evaluation. The best model is saved atomically to `path` with the
+    run's fingerprint, so a resumed run continues the same selection and a changed run starts afresh.
+
+    Args:
+        path: Where the best one-head model is kept (inside the persistent run directory).
+        fingerprint: The run's fingerprint.
+        neighbours: Neighbour indices of the scored split, self first. Shape: (N, K + 1).
+        num_neighbors: Neighbours per sample in the selection loss (reference: 5).
+    """
+
+    def __init__(self, path: Path, fingerprint: str, neighbours: np.ndarray, num_neighbors: int = 5) -> None:
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+        self.neighbours = neighbours
+        self.num_neighbors = num_neighbors
+
+    def update(self, epoch: int, model: ClusteringModel, logits: torch.Tensor) -> dict[str, float]:
+        """Scores every head from its logits (num_heads, N, C); saves the model if a head beats the best."""
+        losses = selection_losses(logits.softmax(-1), self.neighbours, self.num_neighbors)
+        head = int(losses.argmin())
+        best = self.best()
+        if best is None or float(losses[head]) < best["val_loss"]:
+            chosen = ClusteringModel(model.backbone, model.head.keep(head))
+            run_variables = {"val_loss": float(losses[head]), "epoch": epoch + 1, "head": head}
+            save_checkpoint(self.path, self.fingerprint, run_variables, model=chosen)
+        return {"val_loss": float(losses[head]), "best_head": head}
+
+    def best(self) -> dict[str, Any] | None:
+        """The best (val_loss, epoch, head) so far, or None."""
+        state = load_checkpoint(self.path, self.fingerprint)
+        return None if state is None else state["run_variables"]
+
+    def load_best(self, model: ClusteringModel) -> dict[str, Any]:
+        """Loads the best head's weights into a one-head `model`; returns its (val_loss, epoch, head)."""
+        state = load_checkpoint(self.path, self.fingerprint)
+        if state is None:
+            raise DeepclustError(f"no selected SCAN model at {self.path}: training produced no epoch")
+        load_state_strict(model, state["states"]["model"], f"selected SCAN model {self.path}")
+        return state["run_variables"]

@@ -10,7 +10,13 @@ from torch import nn
 from deepclust.engine.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file
-from deepclust.models import ClusteringHead, ClusteringModel, ContrastiveModel, SimCLRProjectionHead, build_backbone
+from deepclust.models import (
+    ClusteringHead,
+    ClusteringModel,
+    ContrastiveModel,
+    SimCLRProjectionHead,
+    build_backbone,
+)
 
 
 def save_model(path: str | Path, model: nn.Module, config: dict[str, Any]) -> None:

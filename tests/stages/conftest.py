@@ -1,0 +1,73 @@
+"""Stage-test fixtures: a tiny params.yaml (digits only), digits prepared once per session, and the
+upstream artifacts of every stage built once per session, copied into each test's tmp_path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from stage_helpers import DS, argv, run_stage, write_params
+
+from stages import embed, mine, prepare, pretext, scan, selflabel
+
+UPSTREAM = [("pretext", pretext), ("embed", embed), ("mine", mine), ("scan", scan), ("selflabel", selflabel)]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One CPU thread: on a shared 2-core machine torch's default pool spins and runs ~50x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def params_file(tmp_path: Path) -> Path:
+    """The tiny params.yaml in this test's tmp_path."""
+    return write_params(tmp_path / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def prepared_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Digits prepared once per session (tests copy it, never modify it)."""
+    root = tmp_path_factory.mktemp("prepared")
+    torch.set_num_threads(1)
+    params = write_params(root / "params.yaml")
+    assert run_stage(prepare, argv("prepare", root / "data", params)) == 0
+    out = root / "data" / DS / "prepared"
+    assert json.loads((out / "card.json").read_text())["splits"]["train"]["n"] > 1000
+    return out
+
+
+@pytest.fixture(scope="session")
+def upstream_session(tmp_path_factory: pytest.TempPathFactory, prepared_session: Path) -> Path:
+    """`data/` after pretext, embed, mine, scan and selflabel with the tiny params (built once)."""
+    root = tmp_path_factory.mktemp("upstream")
+    torch.set_num_threads(1)
+    params = write_params(root / "params.yaml")
+    data = root / "data"
+    shutil.copytree(prepared_session, data / DS / "prepared")
+    for name, module in UPSTREAM:
+        assert run_stage(module, argv(name, data, params)) == 0, name
+    return data
+
+
+@pytest.fixture
+def work(tmp_path: Path, prepared_session: Path) -> Path:
+    """A per-test `tmp_path/data` with only `digits/prepared` in place, laid out as dvc.yaml does."""
+    data = tmp_path / "data"
+    shutil.copytree(prepared_session, data / DS / "prepared")
+    return data
+
+
+@pytest.fixture
+def upstream(tmp_path: Path, upstream_session: Path) -> Path:
+    """A per-test copy of every upstream artifact under `tmp_path/data`."""
+    data = tmp_path / "data"
+    shutil.copytree(upstream_session, data)
+    return data

@@ -1,0 +1,62 @@
+"""embed and mine: feature matrices, neighbour lists with metrics; K >= N and a missing model fail cleanly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from stage_helpers import DS, argv, leftovers, run_stage, stderr_error_line, write_params
+
+from stages import embed, mine
+
+
+def test_embed_writes_features(upstream: Path, params_file: Path) -> None:
+    out = upstream / DS / "embed" / "features.npz"
+    out.unlink()
+    assert run_stage(embed, argv("embed", upstream, params_file)) == 0
+    with np.load(out) as f:
+        shapes = {k: f[k].shape for k in f.files}
+        assert all(f[k].dtype == np.float32 and np.isfinite(f[k]).all() for k in f.files)
+        np.testing.assert_allclose(np.linalg.norm(f["train_head"], axis=1), 1.0, rtol=1e-5)
+    assert shapes == {"train_backbone": (1437, 32), "train_head": (1437, 16),
+                      "test_backbone": (360, 32), "test_head": (360, 16)}
+    assert leftovers(upstream) == []
+
+
+def test_embed_missing_model(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = upstream / DS / "embed" / "features.npz"
+    out.unlink()
+    missing = upstream / "nowhere" / "model.pt"
+    assert run_stage(embed, argv("embed", upstream, params_file, model=missing)) != 0
+    line = stderr_error_line(capsys.readouterr().err)
+    assert "missing upstream artifact" in line and str(missing) in line
+    assert not out.exists() and leftovers(upstream) == []
+
+
+def test_mine_writes_neighbours_and_metrics(upstream: Path, params_file: Path) -> None:
+    out = upstream / DS / "mine"
+    shutil.rmtree(out)
+    assert run_stage(mine, argv("mine", upstream, params_file)) == 0
+    neighbours = np.load(out / "neighbours.npy")
+    assert neighbours.shape == (1437, 21) and neighbours.dtype == np.int64
+    np.testing.assert_array_equal(neighbours[:, 0], np.arange(1437))  # self first
+    assert neighbours.min() >= 0 and neighbours.max() < 1437
+    metrics = json.loads((out / "metrics.json").read_text())
+    for k in (1, 5, 20):
+        assert 0.0 <= metrics[f"neighbour_acc@{k}"] <= 1.0
+    assert metrics["num_neighbors"] == 20 and metrics["features"] == "head"
+    assert leftovers(upstream) == []
+
+
+def test_mine_k_not_below_n(upstream: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = upstream / DS / "mine"
+    shutil.rmtree(out)
+    params = write_params(tmp_path / "params.yaml", lambda p: p["mine"][DS].update(num_neighbors=5000))
+    assert run_stage(mine, argv("mine", upstream, params)) != 0
+    line = stderr_error_line(capsys.readouterr().err)
+    assert "k=5000" in line and "N=1437" in line
+    assert not (out / "neighbours.npy").exists() and not (out / "metrics.json").exists()
+    assert leftovers(upstream) == []

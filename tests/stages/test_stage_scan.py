@@ -1,0 +1,75 @@
+"""scan: the selected one-head model and metrics; bad params and a missing upstream artifact fail cleanly."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from stage_helpers import DS, argv, leftovers, run_stage, stderr_error_line, write_params
+
+from deepclust.engine import load_checkpoint
+from deepclust.models.io import load_clustering
+from stages import scan
+
+
+def test_scan_outputs(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = upstream / DS / "scan"
+    shutil.rmtree(out)
+    assert run_stage(scan, argv("scan", upstream, params_file)) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 2
+    assert metrics["selected_epoch"] in (1, 2) and metrics["selected_head"] in (0, 1)
+    model, cfg = load_clustering(out / "model.pt")
+    assert cfg["num_heads"] == 1 and cfg["num_clusters"] == 10
+    with torch.no_grad():
+        assert model.eval()(torch.randn(3, 1, 8, 8)).shape == (1, 3, 10)
+    best = load_checkpoint(out / "run" / "best.pt")
+    assert best["run_variables"]["epoch"] == metrics["selected_epoch"]
+    with open(out / "run" / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert min(float(r["val_loss"]) for r in rows) == pytest.approx(metrics["val_loss"], abs=1e-4)
+    assert f"selected head {metrics['selected_head']}" in capsys.readouterr().out
+    assert leftovers(upstream) == []
+
+
+def _set(key: str, value: object) -> Callable[[dict], None]:
+    return lambda params: params["scan"][DS].update({key: value})
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (_set("foo", 1), "scan.digits.foo"),
+    (_set("epochs", "abc"), "scan.digits.epochs"),
+    (_set("num_clusters", 1), "scan.digits.num_clusters"),
+], ids=["unknown-key", "wrong-type", "one-cluster"])
+def test_bad_params(upstream: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                    edit: Callable[[dict], None], expected: str) -> None:
+    out = upstream / DS / "scan"
+    shutil.rmtree(out)
+    params = write_params(tmp_path / "params.yaml", edit)
+    assert run_stage(scan, argv("scan", upstream, params)) != 0
+    line = stderr_error_line(capsys.readouterr().err)
+    assert expected in line and "params.yaml" in line
+    assert not out.exists() and leftovers(upstream) == []
+
+
+def test_missing_pretext(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = upstream / DS / "scan"
+    shutil.rmtree(out)
+    missing = upstream / DS / "nope" / "model.pt"
+    assert run_stage(scan, argv("scan", upstream, params_file, pretext=missing)) != 0
+    line = stderr_error_line(capsys.readouterr().err)
+    assert "missing upstream artifact" in line and "pretext" in line and str(missing) in line
+    assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
+    assert leftovers(upstream) == []
+
+
+def test_unknown_dataset(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_stage(scan, argv("scan", upstream, params_file, ds="nope")) != 0
+    assert "'nope'" in stderr_error_line(capsys.readouterr().err)
+    assert not (upstream / "nope").exists()
