@@ -71,6 +71,8 @@ class PretextParams(Frozen):
     symmetric: bool = Field(False, description="Two-sided NT-Xent; SCAN's code anchors on the first view only.")
     hidden_dim: int = Field(512, ge=1, description="Projection head hidden size (512).")
     output_dim: int = Field(128, ge=1, description="Projection head output size (128).")
+    samples_per_epoch: int | None = Field(
+        None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
     augment: AugmentParams = AugmentParams()
     seed: int = 0
 
@@ -101,6 +103,8 @@ class ScanParams(Frozen):
     num_clusters: int | None = Field(None, ge=2, description="Clusters; None uses datasets.<ds>.num_classes.")
     update_head_only: bool = Field(False, description="Freeze the backbone (ImageNet recipe).")
     selection_neighbors: int = Field(5, ge=1, description="Neighbours in the selection loss (reference: 5).")
+    samples_per_epoch: int | None = Field(
+        None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
     augment: StrongAugmentParams = StrongAugmentParams()
     seed: int = 0
 
@@ -112,6 +116,8 @@ class SelflabelParams(Frozen):
     weight_decay: float = Field(1e-4, ge=0, description="Adam weight decay (1e-4).")
     threshold: float = Field(0.99, gt=0, lt=1, description="Confidence for a pseudo-label (0.99).")
     class_balanced: bool = Field(True, description="Inverse-frequency weights among confident samples.")
+    samples_per_epoch: int | None = Field(
+        None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
     augment: StrongAugmentParams = StrongAugmentParams()
     seed: int = 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from collections.abc import Sequence
 
 from deepclust.data import dataset_stats, load_source, save_prepared
@@ -19,7 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ds, _ = load_params(None, args.dataset, args.params)
     t0 = time.perf_counter()
     options = ds.source.model_dump(exclude={"kind"})
-    data = load_source(ds.source.kind, args.raw_dir, **options)
+    # File sources name paths relative to the repository root; torchvision downloads into --raw-dir.
+    root = args.raw_dir if ds.source.kind == "torchvision" else Path.cwd()
+    data = load_source(ds.source.kind, root, **options)
     card = dict(data.card, dataset=args.dataset, seconds=round(time.perf_counter() - t0, 2))
     if data.train.images is not None:
         mean, std = dataset_stats(data.train.images)

@@ -34,8 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     transform = SimCLRTransform(mean=mean, std=std, **p.augment.model_dump())
     method = SimCLR(backbone, transform, p.temperature, p.symmetric, p.hidden_dim, p.output_dim)
     optimizer = torch.optim.SGD(method.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
-    batches = lambda epoch: EpochBatches(len(images), p.batch_size, epoch, p.seed,  # noqa: E731
-                                         lambda idx: {"images": images[idx]})
+    batches = lambda epoch: EpochBatches(  # noqa: E731
+        len(images), p.batch_size, epoch, p.seed, lambda idx: {"images": images[idx]},
+        samples_per_epoch=p.samples_per_epoch)
     schedule = cosine_schedule(p.lr, p.lr * p.min_lr_fraction, p.epochs, len(batches(0)), p.schedule_per_step)
     inputs = [args.data / "train.npz"] + ([args.data / "unlabeled.npz"] if data.unlabeled is not None else [])
     fp = fingerprint(params_dict(ds, p), inputs, TRAINING_CODE + [__file__])

@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     optimizer = torch.optim.Adam(trainable, lr=p.lr, weight_decay=p.weight_decay)
     pairs = torch.from_numpy(neighbours)
     batches = lambda epoch: EpochBatches(  # noqa: E731
-        len(images), p.batch_size, epoch, p.seed, scan_batch_maker(images, pairs, p.seed, epoch))
+        len(images), p.batch_size, epoch, p.seed, scan_batch_maker(images, pairs, p.seed, epoch),
+        samples_per_epoch=p.samples_per_epoch)
     fp = fingerprint(params_dict(ds, p), [args.data / "train.npz", args.pretext, args.neighbours],
                      TRAINING_CODE + [__file__])
     selector = HeadSelector(args.run_dir / "best.pt", fp, neighbours, p.selection_neighbors)

@@ -30,8 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     method = SelfLabel(model, EvalTransform(mean, std), SCANStrongTransform(mean=mean, std=std,
                        **p.augment.model_dump()), p.threshold, p.class_balanced)
     optimizer = torch.optim.Adam(method.parameters(), lr=p.lr, weight_decay=p.weight_decay)
-    batches = lambda epoch: EpochBatches(len(images), p.batch_size, epoch, p.seed,  # noqa: E731
-                                         lambda idx: {"images": images[idx]})
+    batches = lambda epoch: EpochBatches(  # noqa: E731
+        len(images), p.batch_size, epoch, p.seed, lambda idx: {"images": images[idx]},
+        samples_per_epoch=p.samples_per_epoch)
     fp = fingerprint(params_dict(ds, p), [args.data / "train.npz", args.scan], TRAINING_CODE + [__file__])
     result = fit(method, optimizer, batches, epochs=p.epochs, runtime=runtime,
                  lr_schedule=constant_schedule(p.lr, max(p.epochs, 1), len(batches(0))),

@@ -17,16 +17,19 @@ class EpochBatches:
         seed: Base seed.
         make_batch: Turns an index tensor (batch_size,) into the batch dict the method expects.
         drop_last: Drop the last incomplete batch (contrastive losses want full batches).
+        samples_per_epoch: Use only the first this-many samples of each epoch's permutation (a CPU budget
+            on a large data set: every epoch sees a different random subset); None uses all.
     """
 
     def __init__(self, num_samples: int, batch_size: int, epoch: int, seed: int,
-                 make_batch: Callable[[torch.Tensor], dict[str, torch.Tensor]], drop_last: bool = True) -> None:
-        self.batch_size = max(1, min(batch_size, num_samples))
-        g = torch.Generator().manual_seed(seed * 7919 + epoch)
-        self.order = torch.randperm(num_samples, generator=g)
+                 make_batch: Callable[[torch.Tensor], dict[str, torch.Tensor]], drop_last: bool = True,
+                 samples_per_epoch: int | None = None) -> None:
+        g = torch.Generator().manual_seed(hash((seed, epoch)) & 0x7FFF_FFFF)
+        self.order = torch.randperm(num_samples, generator=g)[:samples_per_epoch]
+        used = len(self.order)
+        self.batch_size = max(1, min(batch_size, used))
         self.make_batch = make_batch
-        n = num_samples // self.batch_size if drop_last else -(-num_samples // self.batch_size)
-        self.num_batches = n
+        self.num_batches = used // self.batch_size if drop_last else -(-used // self.batch_size)
 
     def __len__(self) -> int:
         return self.num_batches
