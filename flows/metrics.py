@@ -45,18 +45,23 @@ def artifact_key(pipeline: str, dataset: str) -> str:
 
 
 def metrics_rows(metrics: Metrics) -> list[dict[str, Any]]:
-    """Long format (stage, metric, value): stages declare different metric names."""
+    """Long format (stage, metric, value): stages declare different metric names.
+
+    Stages in the order given; within a stage, top-level metrics (`acc`) before nested ones (`scan.acc`).
+    """
     return [
         {"stage": stage, "metric": name, "value": value}
         for stage, values in metrics.items()
-        for name, value in sorted(values.items())
+        for name, value in sorted(values.items(), key=lambda item: ("." in item[0], item[0]))
     ]
 
 
 def publish_metrics(plan: Plan, metrics: Metrics) -> str:
     """Creates the table and markdown artifacts for PLAN's metrics (inside a flow run); returns the key."""
     key = artifact_key(plan.pipeline, plan.dataset)
-    rows = metrics_rows(metrics)
+    # The terminal stage (ACC/NMI/ARI for `scan`) first: that is what a reader of the artifact wants.
+    order = [stage.address for stage in reversed(plan.stages)]
+    rows = metrics_rows({address: metrics[address] for address in order if address in metrics})
     title = f"{plan.pipeline} on {plan.dataset}"
     create_table_artifact(rows, key=key, description=f"Metrics of {title}")
     lines = [f"# Metrics: {title}", "", "| stage | metric | value |", "|---|---|---|"]

@@ -1,8 +1,9 @@
 """Writes dvc.yaml (the embedded default) and pipelines/dvc.yaml (every other data set) from one template.
 
 Why two files: a bare `dvc repro` at the root must run only the embedded default, never download CIFAR or
-train ResNets. Both files share one stage template (scripts/dvc_template.yaml); tests/test_dvc_yaml.py checks
-the checked-in files equal what this script writes. Run: python scripts/gen_dvc_yaml.py
+train ResNets. Both files share one stage template (scripts/dvc_template.yaml);
+tests/orchestration/test_dvc_yaml.py checks the checked-in files equal what this script writes.
+Run: python scripts/gen_dvc_yaml.py (or with --check).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fixtures for orchestration tests: a tiny real DVC project in tmp_path."""
+"""Fixtures for orchestration tests: the toy DVC project, and a tiny copy of the real project."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # makes toy_project importable from tests/tasks, tests/flows
 
+from real_project import Built, build_real_project  # noqa: E402
 from toy_project import copy_toy_project, make_toy_project  # noqa: E402
 
 
@@ -22,3 +23,9 @@ def toy_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def toy_project(tmp_path: Path, toy_template: Path) -> Path:
     """git + DVC repo with stages a@toy -> b@toy -> c@toy (c: `meta: {pipeline: toy}`, metrics acc)."""
     return copy_toy_project(toy_template, tmp_path / "toy")
+
+
+@pytest.fixture(scope="session")
+def real_template(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The real project, tiny digits params, after one full `dvc repro` (about a minute); copy it to mutate."""
+    return build_real_project(tmp_path_factory.mktemp("real") / "deepclust")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,15 +14,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from real_project import UP_TO_DATE, Built, copy_real_project, dvc_out, ran_stages
 from toy_project import clear_runs_log, dvc, runs_log, venv_env
 
 pytestmark = [pytest.mark.orchestration, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+SKIPPING = "didn't change, skipping"  # `dvc repro -s` on an up-to-date stage
 
 
 def free_port() -> int:
@@ -72,48 +76,90 @@ def process_group(
                 continue
 
 
-def test_deployment_run_watch_completes(toy_project: Path, tmp_path: Path) -> None:
+@dataclass
+class Server:
+    url: str
+    port: int
+    env: dict[str, str]
+    home: Path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`prefect server start` on a free port with its own PREFECT_HOME, shared by this module's tests."""
+    home = tmp_path_factory.mktemp("prefect")
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = {
         **venv_env(),
-        "PREFECT_HOME": str(tmp_path / "prefect_home"),
+        "PREFECT_HOME": str(home / "prefect_home"),
         "PREFECT_API_URL": url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-        "DEEPCLUST_ROOT": str(toy_project),
     }
     server_args = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    with process_group(server_args, REPO, env, tmp_path / "server.log") as server:
+    with process_group(server_args, REPO, env, home / "server.log") as proc:
         start = time.perf_counter()
-        wait_for(url, "/health", "prefect server", 120, server)
+        wait_for(url, "/health", "prefect server", 120, proc)
         print(f"\nserver up in {time.perf_counter() - start:.1f} s")
-        serve_args = [sys.executable, "-m", "flows.serve"]
-        with process_group(serve_args, REPO, env, tmp_path / "serve.log") as serve:
-            wait_for(url, "/deployments/name/deepclust/toy-toy", "serve", 120, serve)
-            start = time.perf_counter()
-            run = subprocess.run(
-                [
-                    str(BIN / "prefect"),
-                    "deployment",
-                    "run",
-                    "deepclust/toy-toy",
-                    "--watch",
-                    "--watch-timeout",
-                    "180",
-                ],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=240,
-            )
-            watch_seconds = time.perf_counter() - start
-            logs = (tmp_path / "serve.log").read_text(errors="replace")[-4000:]
-            assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\nserve log:\n{logs}"
-            runs = api(url, "/flow_runs/filter", {"limit": 10})
-    assert isinstance(runs, list) and len(runs) == 1
-    flow_run = runs[0]
+        yield Server(url, port, env, home)
+    with socket.socket() as sock:  # the server is gone, its port free again
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@contextmanager
+def serving(server: Server, root: Path, deployment: str, log: Path) -> Iterator[dict[str, str]]:
+    """`python -m flows.serve` with DEEPCLUST_ROOT=ROOT, until DEPLOYMENT is registered."""
+    env = {**server.env, "DEEPCLUST_ROOT": str(root)}
+    with process_group([sys.executable, "-m", "flows.serve"], REPO, env, log) as proc:
+        wait_for(server.url, f"/deployments/name/{deployment}", "serve", 120, proc)
+        yield env
+
+
+def deployment_run(env: dict[str, str], name: str, *extra: str, serve_log: Path) -> tuple[dict, float]:
+    """`prefect deployment run NAME --watch EXTRA...`; asserts exit 0, returns (flow run, wall seconds)."""
+    start = time.perf_counter()
+    run = subprocess.run(
+        [str(BIN / "prefect"), "deployment", "run", name, *extra, "--watch", "--watch-timeout", "400"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=480,
+    )
+    seconds = time.perf_counter() - start
+    logs = serve_log.read_text(errors="replace")[-4000:]
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\nserve log:\n{logs}"
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout)
+    assert flow_run_id, run.stdout
+    flow_run = api(env["PREFECT_API_URL"], f"/flow_runs/{flow_run_id.group(1)}")
+    assert isinstance(flow_run, dict)
+    return flow_run, seconds
+
+
+def flow_run_log(url: str, flow_run_id: str, stages: int, seconds: float = 30) -> str:
+    """Every log line of a flow run (task logs included: each `dvc repro -s` output line is one).
+
+    Logs reach the API in batches, possibly after the state turned COMPLETED: wait until each of the
+    STAGES tasks has logged either DVC's "Running stage" or its "didn't change, skipping".
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        lines: list[str] = []
+        while True:
+            body = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC",
+                    "limit": 200, "offset": len(lines)}
+            page = api(url, "/logs/filter", body)
+            assert isinstance(page, list)
+            lines += [entry["message"] for entry in page]
+            if len(page) < 200:
+                break
+        text = "\n".join(lines)
+        if len(ran_stages(text)) + text.count(SKIPPING) >= stages or time.monotonic() > deadline:
+            return text
+        time.sleep(1.0)
+
+
+def test_deployment_run_watch_completes(server: Server, toy_project: Path, tmp_path: Path) -> None:
+    serve_log = tmp_path / "serve.log"
+    with serving(server, toy_project, "deepclust/toy-toy", serve_log) as env:
+        flow_run, watch_seconds = deployment_run(env, "deepclust/toy-toy", serve_log=serve_log)
     assert flow_run["state_type"] == "COMPLETED", flow_run["state"]
     assert runs_log(toy_project) == ["a@toy", "b@toy", "c@toy"]
 
@@ -126,9 +172,50 @@ def test_deployment_run_watch_completes(toy_project: Path, tmp_path: Path) -> No
     flow_seconds = float(flow_run["total_run_time"])
     in_flow, end_to_end = (flow_seconds - dvc_seconds) / 3, (watch_seconds - dvc_seconds) / 3
     print(
-        f"deployment run --watch: {watch_seconds:.1f} s wall; flow run {flow_seconds:.1f} s; "
+        f"\ntoy: deployment run --watch: {watch_seconds:.1f} s wall; flow run {flow_seconds:.1f} s; "
         f"plain `dvc repro -f`: {dvc_seconds:.1f} s; Prefect overhead per stage: "
         f"{in_flow:.2f} s in the flow, {end_to_end:.2f} s end to end"
     )
-    with socket.socket() as sock:  # the server is gone, its port free again
-        assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_scan_digits_deployment_on_real_stages(server: Server, real_template: Built, tmp_path: Path) -> None:
+    """The real digits pipeline (tiny params, already reproduced): run, metrics artifact, then overrides."""
+    root = copy_real_project(real_template.root, tmp_path / "deepclust")
+    assert UP_TO_DATE in dvc_out(root, "repro")  # also re-hashes the copy's outs once
+    start = time.perf_counter()
+    assert UP_TO_DATE in dvc_out(root, "repro")
+    noop_seconds = time.perf_counter() - start
+    serve_log = tmp_path / "serve.log"
+    with serving(server, root, "deepclust/scan-digits", serve_log) as env:
+        first, first_wall = deployment_run(env, "deepclust/scan-digits", serve_log=serve_log)
+        assert first["state_type"] == "COMPLETED", first["state"]
+        first_log = flow_run_log(server.url, first["id"], 7)
+        assert ran_stages(first_log) == [], first_log  # all 7 up to date: DVC skipped each one
+        assert first_log.count(SKIPPING) == 7, first_log
+        artifacts = api(server.url, "/artifacts/filter",
+                        {"artifacts": {"key": {"any_": ["scan-digits-metrics"]}}})
+        assert isinstance(artifacts, list) and artifacts, "no scan-digits-metrics artifact"
+        assert artifacts[0]["type"] == "table" and artifacts[0]["flow_run_id"] == first["id"]
+        data = artifacts[0]["data"]
+        rows = json.loads(data) if isinstance(data, str) else data
+        headline = [(row["stage"], row["metric"]) for row in rows[:3]]  # terminal stage first
+        assert headline == [("evaluate@digits", "acc"), ("evaluate@digits", "ari"), ("evaluate@digits", "nmi")]
+
+        second, second_wall = deployment_run(
+            env, "deepclust/scan-digits", "--param", 'overrides={"scan.digits.entropy_weight": 4}',
+            serve_log=serve_log,
+        )
+        assert second["state_type"] == "COMPLETED", second["state"]
+        second_log = flow_run_log(server.url, second["id"], 7)
+        assert ran_stages(second_log) == ["scan@digits", "selflabel@digits", "evaluate@digits"], second_log
+        assert second_log.count(SKIPPING) == 4, second_log
+    assert "entropy_weight: 4" in (root / "params.yaml").read_text()
+    assert UP_TO_DATE in dvc_out(root, "repro")  # Prefect's run left DVC with nothing to do
+    first_flow = float(first["total_run_time"])
+    print(
+        f"\nscan-digits, 7 stages up to date: deployment run --watch {first_wall:.1f} s wall, flow run "
+        f"{first_flow:.1f} s; plain no-op `dvc repro` {noop_seconds:.2f} s; Prefect overhead per stage "
+        f"{(first_flow - noop_seconds) / 7:.2f} s in the flow, {(first_wall - noop_seconds) / 7:.2f} s end to end"
+        f"\nscan-digits with overrides (scan, selflabel, evaluate ran): {second_wall:.1f} s wall, flow run "
+        f"{float(second['total_run_time']):.1f} s"
+    )

@@ -103,6 +103,9 @@ EXTRA_STAGES = """\
   sleeper:
     cmd: python sleeper.py
     always_changed: true
+  whichpy:
+    cmd: python -c "import sys; open('which_python.txt', 'w').write(sys.executable)"
+    always_changed: true
 """
 
 
@@ -138,7 +141,7 @@ def make_toy_project(root: Path, extra_stages: bool = False) -> Path:
     (root / "sleeper.py").write_text(SLEEPER_PY)
     (root / "params.yaml").write_text(PARAMS_YAML)
     (root / "dvc.yaml").write_text(DVC_YAML + (EXTRA_STAGES if extra_stages else ""))
-    (root / ".gitignore").write_text("runs.log\nsleeper.pids\n")
+    (root / ".gitignore").write_text("runs.log\nsleeper.pids\nwhich_python.txt\n")
     sh(["git", "init", "-q"], root)
     dvc(root, "init", "-q")
     # Lets `dvc exp` see a baseline and keeps analytics from trying the network.

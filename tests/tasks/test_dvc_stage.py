@@ -55,6 +55,16 @@ def test_runs_then_skips(toy_project: Path) -> None:
     assert runs_log(toy_project) == ["a@toy", "a@toy"]
 
 
+def test_stage_python_is_this_interpreter_without_activated_venv(
+    toy_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stage cmd `python ...` runs this venv's python even when PATH lacks the venv (no `activate`)."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert repro_stage.fn("whichpy", str(toy_project)) == "ran"
+    used = Path((toy_project / "which_python.txt").read_text())
+    assert used.parent == Path(sys.executable).parent, used
+
+
 def test_single_stage_never_runs_upstream(toy_project: Path) -> None:
     # `-s` only: with a@toy never run, b@toy fails on its missing dep instead of running a@toy.
     with pytest.raises(RuntimeError, match="stage b@toy failed"):

@@ -1,0 +1,144 @@
+"""Builds a temp copy of THIS project (real stages, real dvc.yaml) with tiny digits-only params.
+
+The copy is a git + DVC repository made from the checkout's files (`git ls-files`, untracked files
+included, `data/` and `tests/` left out). It gets its own params.yaml (digits only, seconds-long
+settings), and `scripts/gen_dvc_yaml.py` regenerates the two dvc.yaml files from it: the root dvc.yaml
+must come out byte-identical (it only names digits), pipelines/dvc.yaml comes out with empty `foreach`
+lists, so `dvc repro` at the root runs only digits and no stage references a missing params key.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from toy_project import sh, venv_env
+
+REPO = Path(__file__).resolve().parents[2]
+DIGITS_STAGES = ["prepare", "pretext", "embed", "mine", "scan", "selflabel", "evaluate"]
+ALL_DIGITS = [f"{stage}@digits" for stage in DIGITS_STAGES]
+UP_TO_DATE = "Data and pipelines are up to date."
+RUNNING = re.compile(r"Running stage '([^']+)'")
+RESUMING = re.compile(r"\[pretext digits\] resuming from epoch (\d+)")
+PRETEXT_EPOCH = re.compile(r"\[pretext digits\] .*\bepoch=(\d+)")
+
+# Same structure as the project's params.yaml, digits only, tiny: the whole pipeline in about a minute.
+TINY_PARAMS = """\
+# tiny params written by tests/orchestration/real_project.py
+datasets:
+  digits:
+    source: {{kind: digits, test_fraction: 0.2, seed: 0}}
+    num_classes: 10
+pretext:
+  digits:
+    backbone: small_cnn
+    width: 8
+    epochs: {pretext_epochs}
+    batch_size: 128
+    lr: 0.4
+    temperature: 0.1
+    augment: {{crop_scale: [0.5, 1.0], hflip_prob: 0.0, jitter_prob: 0.8, brightness: 0.4, contrast: 0.4,
+              saturation: 0.0, hue: 0.0, grayscale_prob: 0.0}}
+    seed: 0
+embed:
+  digits: {{batch_size: 512}}
+mine:
+  digits: {{num_neighbors: 20, features: head}}
+scan:
+  digits:
+    epochs: 2
+    batch_size: 128
+    entropy_weight: 5.0
+    num_heads: 1
+    augment: {{num_ops: 2, cutout_max: 3, hflip_prob: 0.0}}
+    seed: 0
+selflabel:
+  digits:
+    epochs: 1
+    batch_size: 256
+    augment: {{num_ops: 2, cutout_max: 3, hflip_prob: 0.0}}
+    seed: 0
+evaluate:
+  digits: {{seed: 0}}
+"""
+
+
+@dataclass(frozen=True)
+class Built:
+    """A tiny project after its first `dvc repro`: where it is, what that run printed, how long it took."""
+
+    root: Path
+    first_output: str
+    first_seconds: float
+
+
+def tiny_params(pretext_epochs: int = 3) -> str:
+    return TINY_PARAMS.format(pretext_epochs=pretext_epochs)
+
+
+def project_files() -> list[str]:
+    """Tracked and untracked-but-not-ignored files of the checkout, minus tests, data and params."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+    skip = ("tests/", "data/", "local/", ".ci/")
+    return [f for f in listed if not f.startswith(skip) and f != "params.yaml" and (REPO / f).is_file()]
+
+
+def make_real_project(root: Path) -> Path:
+    """Copies the project into ROOT with tiny params, regenerates dvc.yaml files, git init + commit."""
+    root.mkdir(parents=True)
+    for rel in project_files():
+        dst = root / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, dst)
+    (root / "params.yaml").write_text(tiny_params())
+    sh([sys.executable, "scripts/gen_dvc_yaml.py"], root)
+    assert (root / "dvc.yaml").read_text() == (REPO / "dvc.yaml").read_text(), "root dvc.yaml is stale"
+    sh(["git", "init", "-q"], root)
+    sh(["git", "add", "-A"], root)
+    sh(["git", "commit", "-q", "-m", "tiny deepclust"], root)
+    return root
+
+
+def build_real_project(root: Path) -> Built:
+    """make_real_project, then the first `dvc repro` (as a fresh clone's user would run it)."""
+    make_real_project(root)
+    start = time.perf_counter()
+    out = dvc_out(root, "repro")
+    return Built(root, out, time.perf_counter() - start)
+
+
+def copy_real_project(template: Path, root: Path) -> Path:
+    """An independent copy (DVC keys its state by path; the copy re-hashes, nothing is shared)."""
+    shutil.copytree(template, root, symlinks=True, ignore=shutil.ignore_patterns("tmp"))
+    return root
+
+
+def dvc_out(root: Path, *args: str, retries: int = 3) -> str:
+    """`python -m dvc ARGS` in ROOT with the venv first on PATH; stdout+stderr; fails on a non-zero exit.
+
+    Retries when a just-killed run's lock is still held ("is busy"), as the reference notes.
+    """
+    for attempt in range(retries):
+        proc = subprocess.run(
+            [sys.executable, "-m", "dvc", *args], cwd=root, env=venv_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        if proc.returncode == 0:
+            return proc.stdout
+        if "is busy" not in proc.stdout or attempt == retries - 1:
+            raise AssertionError(f"dvc {' '.join(args)} -> {proc.returncode}\n{proc.stdout}")
+        time.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
+def ran_stages(output: str) -> list[str]:
+    """Stages DVC says it ran ("Running stage '...'"), in order."""
+    return RUNNING.findall(output)

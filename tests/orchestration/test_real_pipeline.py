@@ -1,0 +1,142 @@
+"""Plain DVC on the REAL stages (tiny digits params): repro, no-op, param change, exp run, metrics, kill/resume.
+
+The tests share one copy of the built project and run in file order: each leaves it fully reproduced.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from real_project import (
+    ALL_DIGITS,
+    PRETEXT_EPOCH,
+    RESUMING,
+    UP_TO_DATE,
+    Built,
+    copy_real_project,
+    dvc_out,
+    ran_stages,
+    tiny_params,
+)
+from toy_project import venv_env
+
+pytestmark = [pytest.mark.orchestration, pytest.mark.timeout(900)]
+
+KILL_EPOCHS = 6  # pretext epochs of the kill/resume run
+
+
+@pytest.fixture(scope="module")
+def project(real_template: Built, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_real_project(real_template.root, tmp_path_factory.mktemp("real-dvc") / "deepclust")
+
+
+def test_repro_runs_all_seven_stages_then_nothing(real_template: Built, project: Path) -> None:
+    out = real_template.first_output
+    assert ran_stages(out) == ALL_DIGITS, out
+    assert "ACC" in out and "NMI" in out and "ARI" in out  # evaluate prints the metrics table
+    print(f"\nfirst `dvc repro` (7 stages, tiny params): {real_template.first_seconds:.1f} s")
+    times = []
+    for _ in range(2):  # first no-op in the copy re-hashes its outs (new paths); the second is steady state
+        start = time.perf_counter()
+        noop = dvc_out(project, "repro")
+        times.append(time.perf_counter() - start)
+        assert UP_TO_DATE in noop and ran_stages(noop) == [], noop
+    print(f"no-op `dvc repro`: {times[0]:.2f} s (fresh copy), {times[1]:.2f} s (again); goal <= 5 s")
+    assert times[1] < 15  # generous: a loaded 2-core box; the figure above is what counts
+
+
+def test_scan_param_reruns_scan_selflabel_evaluate_only(project: Path) -> None:
+    start = time.perf_counter()
+    out = dvc_out(project, "exp", "run", "-S", "scan.digits.entropy_weight=4")
+    print(f"\n`dvc exp run -S scan.digits.entropy_weight=4`: {time.perf_counter() - start:.1f} s")
+    assert ran_stages(out) == ["scan@digits", "selflabel@digits", "evaluate@digits"], out
+    assert "resuming" not in out  # scan's completed checkpoint has another fingerprint: it starts over
+    assert "entropy_weight: 4" in (project / "params.yaml").read_text()
+    assert UP_TO_DATE in dvc_out(project, "repro")
+
+
+def test_metrics_show_lists_acc_nmi_ari(project: Path) -> None:
+    table = dvc_out(project, "metrics", "show")
+    assert "data/digits/evaluate/metrics.json" in table
+    for name in ("acc", "nmi", "ari"):
+        assert name in table
+    shown = json.loads(dvc_out(project, "metrics", "show", "--json"))
+    evaluate = shown[""]["data"]["data/digits/evaluate/metrics.json"]["data"]
+    assert {"acc", "nmi", "ari"} <= set(evaluate)
+    assert 0.0 <= evaluate["acc"] <= 1.0
+
+
+def _wait_for_epoch(proc: subprocess.Popen[bytes], log: Path, epoch: int, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen = [int(e) for e in PRETEXT_EPOCH.findall(log.read_text(errors="replace"))]
+        if seen and max(seen) >= epoch:
+            return max(seen)
+        assert proc.poll() is None, f"dvc repro exited early ({proc.returncode}):\n{log.read_text()}"
+        time.sleep(0.2)
+    raise AssertionError(f"pretext never reached epoch {epoch}:\n{log.read_text()}")
+
+
+def _epoch_seconds(project: Path) -> list[float]:
+    with (project / "data/digits/pretext/run/log.csv").open() as f:
+        return [float(row["seconds"]) for row in csv.DictReader(f)]
+
+
+def test_pretext_change_starts_over_and_sigkill_resumes(project: Path, tmp_path: Path) -> None:
+    """(e) new pretext params: no resume from the completed run; (d) SIGKILL at epoch e, resume e or e-1."""
+    (project / "params.yaml").write_text(tiny_params(pretext_epochs=KILL_EPOCHS))
+    log = tmp_path / "killed.log"
+    start = time.perf_counter()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dvc", "repro"], cwd=project, env=venv_env(),
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        killed_at = _wait_for_epoch(proc, log, 2, 300)
+        os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage cmd: the whole session
+        proc.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    killed_seconds = time.perf_counter() - start
+    killed = log.read_text(errors="replace")
+    assert ran_stages(killed) == ["pretext@digits"], killed
+    assert "resuming" not in killed  # (e) the completed 3-epoch checkpoint has another fingerprint
+    assert [int(e) for e in PRETEXT_EPOCH.findall(killed)][0] == 1, killed
+
+    start = time.perf_counter()
+    resumed = dvc_out(project, "repro")
+    resume_seconds = time.perf_counter() - start
+    stages = ran_stages(resumed)
+    assert "prepare@digits" not in stages
+    assert stages == ALL_DIGITS[1:], resumed
+    match = RESUMING.search(resumed)
+    assert match, resumed
+    resumed_from = int(match.group(1))
+    assert resumed_from in (killed_at, killed_at - 1), (killed_at, resumed_from)
+    trained = [int(e) for e in PRETEXT_EPOCH.findall(resumed)]
+    assert trained == list(range(resumed_from + 1, KILL_EPOCHS + 1)), resumed
+    metrics = json.loads((project / "data/digits/pretext/metrics.json").read_text())
+    assert metrics["epochs"] == KILL_EPOCHS and metrics["resumed_at_epoch"] == resumed_from
+
+    epoch_seconds = _epoch_seconds(project)
+    assert len(epoch_seconds) == KILL_EPOCHS  # history carried over by the checkpoint
+    saved = sum(epoch_seconds[:resumed_from])
+    print(
+        f"\nkill/resume: SIGKILL after epoch {killed_at} was printed ({killed_seconds:.1f} s in); "
+        f"resumed from epoch {resumed_from}; the re-run took {resume_seconds:.1f} s for "
+        f"{KILL_EPOCHS - resumed_from} pretext epochs + 5 stages; training time not redone: "
+        f"{saved:.1f} s of pretext epochs (+ prepare skipped)"
+    )
+    assert UP_TO_DATE in dvc_out(project, "repro")
