@@ -74,11 +74,13 @@ def _rounded(metrics: dict) -> dict:
 
 
 def print_table(dataset: str, results: dict) -> None:
-    rows = [(k, v) for k, v in results.items() if isinstance(v, dict)]
+    """Prints the pipeline's rows (scan, selflabel) first, then the baselines."""
+    order = {"scan": 0, "selflabel": 1}
+    rows = sorted(((k, v) for k, v in results.items() if isinstance(v, dict)), key=lambda r: (order.get(r[0], 2), r[0]))
     print(f"\n{dataset}: {results['protocol']}")
-    print(f"{'method':<20}{'ACC':>8}{'NMI':>8}{'ARI':>8}")
+    print(f"{'method':<26}{'ACC':>8}{'NMI':>8}{'ARI':>8}")
     for name, m in rows:
-        print(f"{name:<20}{m['acc']:>8.4f}{m['nmi']:>8.4f}{m['ari']:>8.4f}")
+        print(f"{name:<26}{m['acc']:>8.4f}{m['nmi']:>8.4f}{m['ari']:>8.4f}")
     if not rows:
         print("(no labels in the test split: predictions and clusters.png written, no metrics)")
 
