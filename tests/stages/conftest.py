@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ from stage_helpers import DS, argv, run_stage, write_params
 from stages import embed, mine, prepare, pretext, scan, selflabel
 
 UPSTREAM = [("pretext", pretext), ("embed", embed), ("mine", mine), ("scan", scan), ("selflabel", selflabel)]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One CPU thread: on a shared 2-core machine torch's default pool spins and runs ~50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
