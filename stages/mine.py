@@ -19,9 +19,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Writes neighbours.npy (N x K+1, self first) and metrics.json (neighbour accuracy at several K)."""
     args = parser(__doc__, "data", "features", "out").parse_args(argv)
     _, p = load_params("mine", args.dataset, args.params)
-    labels = load_prepared(args.data).train.labels
-    with np.load(require_file(args.features, "features (run the embed stage)")) as f:
-        features = f[f"train_{p.features}"]
+    train = load_prepared(args.data).train
+    labels = train.labels
+    if p.features == "pixels":
+        features = train.images.reshape(len(train.images), -1).astype(np.float32)
+    else:
+        with np.load(require_file(args.features, "features (run the embed stage)")) as f:
+            features = f[f"train_{p.features}"]
     ks = sorted({k for k in p.accuracy_at if k < len(features)} | {p.num_neighbors})
     indices = knn_search(features, max(ks))
     metrics: dict[str, float | str | int] = {"num_neighbors": p.num_neighbors, "features": p.features,

@@ -83,7 +83,9 @@ class EmbedParams(Frozen):
 
 class MineParams(Frozen):
     num_neighbors: int = Field(20, ge=1, description="Neighbours kept per sample (SCAN: 20).")
-    features: Literal["head", "backbone"] = Field("head", description="SCAN mines the 128-d head output.")
+    features: Literal["head", "backbone", "pixels"] = Field(
+        "head", description="SCAN mines the 128-d head output; backbone features were better on small CPU budgets; "
+        "pixels (raw, L2-normalised) is a baseline, and a fallback where pixel distance is meaningful (MNIST).")
     accuracy_at: list[int] = Field([1, 5, 20, 50], description="K values at which neighbour accuracy is logged.")
 
 
