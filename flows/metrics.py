@@ -56,6 +56,17 @@ def metrics_rows(metrics: Metrics) -> list[dict[str, Any]]:
     ]
 
 
+def summary_lines(values: Mapping[str, Any]) -> list[str]:
+    """A Markdown table with one row per method the terminal stage scored (`scan.acc` -> row `scan`)."""
+    methods = sorted({name.split(".")[0] for name in values if name.count(".") == 1 and name.endswith(".acc")})
+    if not methods:
+        return []
+    lines = ["| method | ACC | NMI | ARI |", "|---|---|---|---|"]
+    lines += [f"| {m} | {values.get(f'{m}.acc')} | {values.get(f'{m}.nmi')} | {values.get(f'{m}.ari')} |"
+              for m in methods]
+    return lines + [""]
+
+
 def publish_metrics(plan: Plan, metrics: Metrics) -> str:
     """Creates the table and markdown artifacts for PLAN's metrics (inside a flow run); returns the key."""
     key = artifact_key(plan.pipeline, plan.dataset)
@@ -64,7 +75,8 @@ def publish_metrics(plan: Plan, metrics: Metrics) -> str:
     rows = metrics_rows({address: metrics[address] for address in order if address in metrics})
     title = f"{plan.pipeline} on {plan.dataset}"
     create_table_artifact(rows, key=key, description=f"Metrics of {title}")
-    lines = [f"# Metrics: {title}", "", "| stage | metric | value |", "|---|---|---|"]
+    terminal = metrics.get(order[0], {}) if order else {}
+    lines = [f"# Metrics: {title}", "", *summary_lines(terminal), "| stage | metric | value |", "|---|---|---|"]
     lines += [f"| {r['stage']} | {r['metric']} | {r['value']} |" for r in rows] or ["| - | - | - |"]
     create_markdown_artifact("\n".join(lines), key=f"{key}-report", description=f"Metrics report of {title}")
     return key
