@@ -98,6 +98,7 @@ def fit(
         epoch_batches = batches(epoch)
         sums: dict[str, float] = {}
         done = skipped = 0
+        lr = float(lr_schedule[min(step, len(lr_schedule) - 1)])  # logged even if the epoch had no batch
         t0 = time.perf_counter()
         bar = tqdm(epoch_batches, desc=f"{desc} {epoch + 1}/{epochs}", leave=False, disable=None if runtime.is_main else True,
                    mininterval=2.0)
