@@ -17,6 +17,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[env] installing $TORCH_SPEC and deepclust[$EXTRAS] into .venv (a few minutes the first time)"
   # shellcheck disable=SC2086
   .venv/bin/python -m pip install -q --disable-pip-version-check $TORCH_SPEC 2>&1 | grep -v "is ignored: it is neither" || true
+  # Both faiss builds install the same `import faiss`: never keep the other one around.
+  case ",$EXTRAS," in
+    *,gpu,*) .venv/bin/python -m pip uninstall -q -y faiss-cpu >/dev/null 2>&1 || true ;;
+    *,cpu,*) .venv/bin/python -m pip uninstall -q -y faiss-gpu-cu12 >/dev/null 2>&1 || true ;;
+  esac
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]" 2>&1 | grep -v "is ignored: it is neither" || true
   .venv/bin/python -c "import torch, torchvision, faiss, prefect, dvc" || { echo "[env] install failed" >&2; exit 1; }
   printf '%s' "$want" > "$stamp"
