@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import yaml
 
 PROJECT_FILE = "dvc.yaml"
 
@@ -77,34 +78,46 @@ def _graph(root: str) -> nx.DiGraph:
     return graph.subgraph(runnable)
 
 
-def _dataset(stage_name: str) -> str:
-    return stage_name.split("@", 1)[1] if "@" in stage_name else ""
+def _dataset(stage: Any) -> str:
+    meta = stage.meta if isinstance(stage.meta, dict) else {}
+    return str(meta.get("dataset") or (stage.name.split("@", 1)[1] if "@" in stage.name else ""))
+
+
+def _ends(stage: Any) -> list[str]:
+    """The pipelines that end at STAGE: `meta: {pipelines: [...]}` (generated) or `meta: {pipeline: ...}`."""
+    meta = stage.meta if isinstance(stage.meta, dict) else {}
+    names = meta.get("pipelines", [meta["pipeline"]] if "pipeline" in meta else [])
+    return [str(n) for n in names]
+
+
+def reference_seed(root: str) -> int | None:
+    """The first of params.yaml's `seeds` (the one deployments run), or None when it declares none."""
+    path = Path(root) / "params.yaml"
+    seeds = (yaml.safe_load(path.read_text()) or {}).get("seeds") if path.exists() else None
+    return int(seeds[0]) if seeds else None
 
 
 def list_pipelines(root: str) -> list[tuple[str, str]]:
-    """(pipeline, data set) for each terminal stage, i.e. each stage whose `meta` names a pipeline."""
-    found = {
-        (str(stage.meta["pipeline"]), _dataset(stage.name))
-        for stage in _graph(root).nodes
-        if isinstance(stage.meta, dict) and "pipeline" in stage.meta
-    }
-    return sorted(found)
+    """(pipeline, data set) for each terminal stage, i.e. each stage whose `meta` names the pipelines ending there."""
+    return sorted({(name, _dataset(stage)) for stage in _graph(root).nodes for name in _ends(stage)})
 
 
-def plan_pipeline(root: str, pipeline: str, dataset: str) -> Plan:
-    """The terminal stage of PIPELINE on DATASET plus all its upstream stages, in topological order."""
+def plan_pipeline(root: str, pipeline: str, dataset: str, seed: int | None = None) -> Plan:
+    """The terminal stage of PIPELINE on DATASET (at SEED, default the reference seed) plus its upstream stages,
+    in topological order."""
     graph = _graph(root)
+    seed = reference_seed(root) if seed is None else seed
     terminals = [
         stage
         for stage in graph.nodes
-        if isinstance(stage.meta, dict)
-        and stage.meta.get("pipeline") == pipeline
-        and _dataset(stage.name) == dataset
+        if pipeline in _ends(stage) and _dataset(stage) == dataset
+        and (seed is None or "seed" not in (stage.meta or {}) or int(stage.meta["seed"]) == seed)
     ]
     if len(terminals) != 1:
         known = ", ".join(f"{p}/{d}" for p, d in list_pipelines(root)) or "none"
         what = "is ambiguous" if terminals else "not found"
-        raise ValueError(f"pipeline '{pipeline}' on data set '{dataset}' {what} in {root}; known: {known}")
+        where = f" at seed {seed}" if seed is not None else ""
+        raise ValueError(f"pipeline '{pipeline}' on data set '{dataset}'{where} {what} in {root}; known: {known}")
     sub = graph.subgraph(nx.descendants(graph, terminals[0]) | {terminals[0]})
     # Edges point downstream -> upstream, so the reversed topological order runs upstream first.
     ordered = list(reversed(list(nx.topological_sort(sub))))

@@ -57,14 +57,20 @@ def metrics_rows(metrics: Metrics) -> list[dict[str, Any]]:
 
 
 def summary_lines(values: Mapping[str, Any]) -> list[str]:
-    """A Markdown table with one row per method the terminal stage scored (`scan.acc` -> row `scan`)."""
-    methods = sorted({name.split(".")[0] for name in values if name.count(".") == 1 and name.endswith(".acc")})
+    """A Markdown table with one row per predictions file the terminal stage scored.
+
+    evaluate writes `by_stage.<stage>.acc` (`by_stage.scan.acc` -> row `scan`), in pipeline order.
+    """
+    prefix = "by_stage."
+    methods = list(dict.fromkeys(name[len(prefix):-len(".acc")] for name in values
+                                 if name.startswith(prefix) and name.endswith(".acc")))
     if not methods:
         return []
-    lines = ["| method | ACC | NMI | ARI |", "|---|---|---|---|"]
-    lines += [f"| {m} | {values.get(f'{m}.acc')} | {values.get(f'{m}.nmi')} | {values.get(f'{m}.ari')} |"
-              for m in methods]
-    return lines + [""]
+    lines = ["| stage | ACC | NMI | ARI |", "|---|---|---|---|"]
+    lines += [f"| {m} | {values.get(f'{prefix}{m}.acc')} | {values.get(f'{prefix}{m}.nmi')} | "
+              f"{values.get(f'{prefix}{m}.ari')} |" for m in methods]
+    split = values.get("split")
+    return lines + (["", f"Scored on the {split} split: {values.get('protocol', '')}."] if split else []) + [""]
 
 
 def publish_metrics(plan: Plan, metrics: Metrics) -> str:

@@ -46,11 +46,15 @@ def submit_stages(plan: Plan, root: str, forced: set[str]) -> dict[str, PrefectF
 def run_pipeline(
     pipeline: str = "scan",
     dataset: str = "digits",
+    seed: int | None = None,
     overrides: dict[str, Any] | None = None,
     from_stage: str | None = None,
     root: str | None = None,
 ) -> dict[str, Any]:
     """Runs PIPELINE on DATASET through DVC; returns {"stages": {address: "ran"|"skipped"}, "metrics": ...}.
+
+    SEED is one of params.yaml's `seeds` (default: the first, the reference seed); each seed's stages are
+    separate DVC stages, so runs of different seeds never recompute each other's work.
 
     OVERRIDES are dotted params.yaml keys (`{"scan.digits.entropy_weight": 3.0}`) written before any stage
     runs, so DVC re-runs exactly the stages that read them. FROM_STAGE (`scan` or a full address) forces
@@ -61,7 +65,7 @@ def run_pipeline(
     if overrides:
         replaced = apply_overrides(repo, overrides)
         logger.info("params.yaml overrides %s (were %s)", overrides, replaced)
-    plan = plan_pipeline(repo, pipeline, dataset)
+    plan = plan_pipeline(repo, pipeline, dataset, seed)
     futures = submit_stages(plan, repo, _forced(plan, from_stage))
     stages = {address: future.result() for address, future in futures.items()}
     metrics = read_metrics(repo, plan)

@@ -43,6 +43,20 @@ def deployment_specs(root: str) -> dict[str, dict[str, Any]]:
     return specs
 
 
+def _sync(root: str) -> None:
+    """Regenerates the dvc.yaml files when params.yaml's `pipelines`, `seeds` or `main` changed."""
+    from pathlib import Path
+
+    import yaml
+
+    from pipelines import sync
+
+    params = Path(root) / "params.yaml"
+    if params.exists() and "pipelines" in (yaml.safe_load(params.read_text()) or {}):
+        for change in sync(Path(root)):
+            print(f"[pipelines] {change}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m flows.serve [--list] [--root DIR]`."""
     parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
@@ -50,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", help="DVC repository (default: $DEEPCLUST_ROOT, else this checkout)")
     args = parser.parse_args(argv)
     root = resolve_root(args.root)
+    _sync(root)
     from dvc.exceptions import DvcException
 
     try:

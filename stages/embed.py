@@ -1,4 +1,4 @@
-"""embed: features of every image (backbone and projection head), with the eval transform, no augmentation."""
+"""embed: features of every sample: the backbone's (and its projection head's), or the input itself."""
 
 from __future__ import annotations
 
@@ -7,36 +7,43 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from deepclust.data import load_prepared
-from deepclust.engine import Runtime, predict
+from deepclust.engine import predict
 from deepclust.io import atomic_path
-from deepclust.models.io import load_contrastive
-from deepclust.transforms import EvalTransform
-from stages.common import entry, normalisation, parser
-from stages.params import load_params
+from deepclust.models import SimCLRProjectionHead
+from deepclust.models.io import load_backbone
+from stages.common import entry, is_identity, model_inputs, parser, start
+from stages.training import finish
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
-    """Writes features.npz with train_/test_ x backbone/head float32 matrices."""
-    args = parser(__doc__, "data", "model", "out").parse_args(argv)
-    ds, p = load_params("embed", args.dataset, args.params)
-    data = load_prepared(args.data)
-    model, _ = load_contrastive(args.model)
-    runtime = Runtime.auto()
-    model.to(runtime.device)
-    head = model.head.cpu().eval()  # (N, 512) -> (N, 128) is cheap; keep it off the device
-    transform = EvalTransform(*normalisation(data.card, ds))
-    arrays = {}
-    for split in ("train", "test"):
-        images = getattr(data, split).images
-        backbone = predict(model.backbone, images, transform, runtime, p.batch_size, f"embed {split}")
-        arrays[f"{split}_backbone"] = backbone.numpy().astype(np.float32)
-        with torch.no_grad():
-            arrays[f"{split}_head"] = head(backbone).numpy().astype(np.float32)
-    with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
+    """Writes features.npz: train_/test_ x backbone (and head, when the model has a projection head)."""
+    job = start("embed", parser(__doc__, "data", "out", optional=("model",)), argv)
+    data, arrays = job.data, {}
+    if job.args.model is None:  # no network upstream: the input is the representation
+        for split in ("train", "test"):
+            s = getattr(data, split)
+            rows = s.features if s.images is None else s.images.reshape(len(s.images), -1) / np.float32(255)
+            arrays[f"{split}_backbone"] = np.ascontiguousarray(rows, dtype=np.float32)
+        source = "input"
+    else:
+        model = load_backbone(job.args.model)
+        inputs = model_inputs(job, is_identity(model.backbone))
+        transform = inputs.eval_transform(job) if inputs.images else (lambda x, g=None: x.float())
+        model.to(job.runtime.device)
+        projection = model.head.cpu().eval() if isinstance(model.head, SimCLRProjectionHead) else None
+        for split in ("train", "test"):
+            x = getattr(inputs, split)
+            backbone = predict(model.backbone, x, transform, job.runtime, job.params.batch_size, f"embed {split}")
+            arrays[f"{split}_backbone"] = backbone.numpy().astype(np.float32)
+            if projection is not None:  # (N, 512) -> (N, 128) is cheap; keep it off the device
+                with torch.no_grad():
+                    arrays[f"{split}_head"] = projection(backbone).numpy().astype(np.float32)
+        source = "model"
+    with atomic_path(job.args.out / "features.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
-    print(f"[embed] {args.dataset}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+    finish(job, None, {"source": source, **{k: list(v.shape) for k, v in arrays.items()}})
+    print(f"[embed] {job.args.dataset}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
     return 0
 
 

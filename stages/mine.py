@@ -6,37 +6,32 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from deepclust.cluster import knn_search, neighbour_accuracy
-from deepclust.cluster.knn import backend
-from deepclust.data import load_prepared
-from deepclust.io import atomic_path, require_file, write_json
-from stages.common import entry, parser
-from stages.params import load_params
+from deepclust.cluster import backend, knn_search, neighbour_accuracy
+from deepclust.errors import DeepclustError
+from deepclust.io import atomic_path
+from stages.common import entry, parser, read_features, start
+from stages.training import finish
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Writes neighbours.npy (N x K+1, self first) and metrics.json (neighbour accuracy at several K)."""
-    args = parser(__doc__, "data", "features", "out").parse_args(argv)
-    _, p = load_params("mine", args.dataset, args.params)
-    train = load_prepared(args.data).train
-    labels = train.labels
-    if p.features == "pixels":
-        features = train.images.reshape(len(train.images), -1).astype(np.float32)
-    else:
-        with np.load(require_file(args.features, "features (run the embed stage)")) as f:
-            features = f[f"train_{p.features}"]
+    job = start("mine", parser(__doc__, "data", "features", "out"), argv)
+    p, labels = job.params, job.data.train.labels
+    features, view = read_features(job.args.features, p.features)
+    if len(features) != len(job.data.train):
+        raise DeepclustError(f"{job.args.features} has {len(features)} rows, the training split {len(job.data.train)}"
+                             " (re-run the embed stage)")
     ks = sorted({k for k in p.accuracy_at if k < len(features)} | {p.num_neighbors})
     indices = knn_search(features, max(ks))
-    metrics: dict[str, float | str | int] = {"num_neighbors": p.num_neighbors, "features": p.features,
-                                             "backend": backend()}
+    metrics: dict[str, float | str | int] = {"num_neighbors": p.num_neighbors, "features": view, "backend": backend()}
     if labels is not None:
         for k in ks:
             metrics[f"neighbour_acc@{k}"] = round(neighbour_accuracy(indices, labels, k), 4)
-    with atomic_path(args.out / "neighbours.npy") as tmp, open(tmp, "wb") as fh:
+    with atomic_path(job.args.out / "neighbours.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, indices[:, : p.num_neighbors + 1].astype(np.int64))
-    write_json(args.out / "metrics.json", metrics)
-    print(f"[mine] {args.dataset}: " + " ".join(f"{k}={v}" for k, v in metrics.items()))
+    finish(job, None, metrics)
+    print(f"[mine] {job.args.dataset}: " + " ".join(f"{k}={v}" for k, v in metrics.items()))
     return 0
 
 

@@ -5,6 +5,7 @@ Each field's description says what it does, its reference value and how to tune 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,20 +31,43 @@ class TorchvisionSource(Frozen):
     download: bool = Field(True, description="Download into the raw-data folder when missing.")
 
 
-class FileSource(Frozen):
-    kind: Literal["parquet", "folder", "features"]
+class _FileSource(Frozen):
     train: str = Field(description="Training file or folder, relative to the repository root.")
-    test: str | None = Field(None, description="Test file or folder; None evaluates on the training split.")
+    test: str | None = Field(None, description="Test file or folder; None: the training split is also scored.")
 
 
-Source = Annotated[DigitsSource | TorchvisionSource | FileSource, Field(discriminator="kind")]
+class ParquetSource(_FileSource):
+    kind: Literal["parquet"]
+    image_size: int | None = Field(None, ge=1, description="Resize every image to this square size; None keeps it.")
+    skip_unreadable: bool = Field(
+        False, description="Skip images that cannot be decoded (each one listed in the data set card) instead of "
+        "stopping at the first; off by default so a damaged file is noticed.")
+
+
+class FolderSource(ParquetSource):
+    kind: Literal["folder"]  # type: ignore[assignment]
+
+
+class FeaturesSource(_FileSource):
+    kind: Literal["features"]
+    train_labels: str | None = Field(None, description="Integer labels (.npy) of a .npy feature table, optional.")
+    test_labels: str | None = Field(None, description="Integer labels (.npy) of the test table, optional.")
+    label_column: str | None = Field(None, description="Label column of a Parquet/CSV table (default: `label`).")
+
+
+Source = Annotated[DigitsSource | TorchvisionSource | ParquetSource | FolderSource | FeaturesSource,
+                   Field(discriminator="kind")]
 
 
 class DatasetParams(Frozen):
+    preset: str = Field(description="Name of the `<stage>.<preset>` blocks this data set uses (its own name for "
+                        "the built-in ones; e.g. cifar10-parquet for your own 32x32 photos on a CPU).")
     source: Source
-    num_classes: int = Field(ge=2, description="Number of classes; the default number of clusters.")
+    num_classes: int = Field(ge=2, description="Number of clusters to find (the number of classes when labelled).")
     mean: list[float] | None = Field(None, description="Per-channel normalisation mean; None: computed at prepare.")
     std: list[float] | None = Field(None, description="Per-channel normalisation std; None: computed at prepare.")
+    overrides: dict[str, dict[str, Any]] = Field(
+        {}, description="Per-stage settings that replace the preset's for this data set, e.g. {scan: {epochs: 10}}.")
 
 
 class AugmentParams(Frozen):
@@ -74,7 +98,6 @@ class PretextParams(Frozen):
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
     augment: AugmentParams = AugmentParams()
-    seed: int = 0
 
 
 class EmbedParams(Frozen):
@@ -83,9 +106,9 @@ class EmbedParams(Frozen):
 
 class MineParams(Frozen):
     num_neighbors: int = Field(20, ge=1, description="Neighbours kept per sample (SCAN: 20).")
-    features: Literal["head", "backbone", "pixels"] = Field(
-        "head", description="SCAN mines the 128-d head output; backbone features were better on small CPU budgets; "
-        "pixels (raw, L2-normalised) is a baseline, and a fallback where pixel distance is meaningful (MNIST).")
+    features: Literal["head", "backbone"] = Field(
+        "head", description="SCAN mines the 128-d head output; backbone features were better on small CPU budgets. "
+        "Without a network upstream (scan-on-features) both mean the input itself.")
     accuracy_at: list[int] = Field([1, 5, 20, 50], description="K values at which neighbour accuracy is logged.")
 
 
@@ -103,12 +126,15 @@ class ScanParams(Frozen):
     entropy_weight: float = Field(5.0, ge=0, description="Entropy weight (5.0); lower it for imbalanced data.")
     num_heads: int = Field(1, ge=1, description="Heads trained at once; the lowest unlabelled loss is kept.")
     num_clusters: int | None = Field(None, ge=2, description="Clusters; None uses datasets.<ds>.num_classes.")
+    head: Literal["linear", "mlp"] = Field(
+        "linear", description="Clustering head: SCAN's linear layer, or an MLP (hidden_dim, BN, ReLU) for a frozen "
+        "representation such as a feature table (scan-on-features).")
+    hidden_dim: int = Field(512, ge=1, description="Hidden size of the MLP head.")
     update_head_only: bool = Field(False, description="Freeze the backbone (ImageNet recipe).")
     selection_neighbors: int = Field(5, ge=1, description="Neighbours in the selection loss (reference: 5).")
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
     augment: StrongAugmentParams = StrongAugmentParams()
-    seed: int = 0
 
 
 class SelflabelParams(Frozen):
@@ -121,45 +147,76 @@ class SelflabelParams(Frozen):
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
     augment: StrongAugmentParams = StrongAugmentParams()
-    seed: int = 0
+
+
+class KmeansParams(Frozen):
+    features: Literal["backbone", "head"] = Field(
+        "backbone", description="Which features of the upstream embed stage to cluster (the input itself when "
+        "there is no network upstream).")
+    num_clusters: int | None = Field(None, ge=2, description="K; None uses datasets.<ds>.num_classes.")
+    l2_normalize: bool = Field(False, description="L2-normalise the features first (after PCA when both are set).")
+    pca_dim: int | None = Field(None, ge=1, description="PCA to this many dimensions first (DeepCluster: 256).")
+    whiten: bool = Field(False, description="Whiten the PCA output (DeepCluster: yes).")
+    spherical: bool = Field(False, description="Spherical k-means: unit-norm centroids, cosine assignment.")
+    niter: int = Field(50, ge=1, description="Lloyd iterations per run.")
+    nredo: int = Field(3, ge=1, description="Runs from different seeds; the lowest inertia is kept.")
+    empty_cluster: Literal["split", "farthest", "keep"] = Field(
+        "split", description="An empty cluster takes half of a large one (faiss's rule), the farthest point, or "
+        "keeps its centroid.")
 
 
 class EvaluateParams(Frozen):
-    batch_size: int = Field(512, ge=1, description="Images per forward pass.")
     grid_per_cluster: int = Field(8, ge=1, description="Sample images per cluster in clusters.png.")
-    kmeans_baselines: bool = Field(True, description="Also report k-means on raw pixels and on pretext features.")
-    seed: int = 0
 
 
 STAGE_PARAMS: dict[str, type[Frozen]] = {
     "pretext": PretextParams, "embed": EmbedParams, "mine": MineParams, "scan": ScanParams,
-    "selflabel": SelflabelParams, "evaluate": EvaluateParams,
+    "selflabel": SelflabelParams, "kmeans": KmeansParams, "evaluate": EvaluateParams,
 }
 
 
-def _validate(model: type[Frozen], raw: Any, where: str, path: Path) -> Any:
+def _validate(model: type[Frozen], raw: Any, where: str, path: Path, merged_from: Sequence[str] = ()) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join([where, *(str(p) for p in err["loc"])])
         got = f", got {err['input']!r}" if err["type"] != "missing" else ""
-        raise DeepclustError(f"{path}: {key}: {err['msg']}{got}") from None
+        also = f" (merged with {', '.join(merged_from)})" if merged_from else ""
+        raise DeepclustError(f"{path}: {key}: {err['msg']}{got}{also}") from None
 
 
-def load_params(stage: str | None, dataset: str, path: str | Path = "params.yaml") -> tuple[DatasetParams, Any]:
-    """Reads `datasets.<dataset>` and `<stage>.<dataset>` from params.yaml and validates both.
+def merged(base: Mapping[str, Any], *overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """BASE with each override applied in turn; nested mappings merge key by key, other values replace."""
+    out = dict(base)
+    for override in overrides:
+        for key, value in (override or {}).items():
+            out[key] = merged(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) \
+                else value
+    return out
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise DeepclustError(f"params file {path} not found")
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise DeepclustError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def load_params(stage: str | None, dataset: str, path: str | Path = "params.yaml",
+                pipeline: str | None = None) -> tuple[DatasetParams, Any]:
+    """Reads `datasets.<dataset>` and the stage's settings from params.yaml and validates both.
+
+    The stage's settings are `<stage>.<preset>` (the data set's preset), updated by the data set's
+    `overrides.<stage>` and then by the pipeline's `pipelines.<pipeline>.<stage>`, in that order.
 
     Raises:
         DeepclustError: One line naming the file and dotted key at fault.
     """
     p = Path(path)
-    if not p.exists():
-        raise DeepclustError(f"params file {p} not found")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise DeepclustError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    raw = _read(p)
     datasets = raw.get("datasets") or {}
     if dataset not in datasets:
         raise DeepclustError(f"unknown data set {dataset!r}; {p} defines {sorted(datasets)}")
@@ -167,6 +224,17 @@ def load_params(stage: str | None, dataset: str, path: str | Path = "params.yaml
     if stage is None or stage not in STAGE_PARAMS:
         return ds, None
     section = raw.get(stage) or {}
-    if dataset not in section:
-        raise DeepclustError(f"{p}: {stage}.{dataset} is missing (stage {stage!r} has no settings for it)")
-    return ds, _validate(STAGE_PARAMS[stage], section[dataset], f"{stage}.{dataset}", p)
+    if ds.preset not in section:
+        raise DeepclustError(f"{p}: {stage}.{ds.preset} is missing (data set {dataset!r} uses preset "
+                             f"{ds.preset!r}; {stage} has {sorted(section)})")
+    where = f"{stage}.{ds.preset}"
+    pipe_override = None
+    if pipeline is not None:
+        spec = (raw.get("pipelines") or {}).get(pipeline)
+        if spec is None:
+            raise DeepclustError(f"{p}: unknown pipeline {pipeline!r} (not under `pipelines`)")
+        pipe_override = spec.get(stage) if isinstance(spec, Mapping) else None
+    extra = [f"datasets.{dataset}.overrides.{stage}"] * (stage in ds.overrides)
+    extra += [f"pipelines.{pipeline}.{stage}"] * (pipe_override is not None)
+    settings = merged(section[ds.preset] or {}, ds.overrides.get(stage), pipe_override)
+    return ds, _validate(STAGE_PARAMS[stage], settings, where, p, extra)

@@ -1,22 +1,21 @@
-"""prepare: decode a data source once into uint8 arrays + labels (train/test) and a data set card."""
+"""prepare: decode a data source once into uint8 arrays (or feature rows) + labels + sample ids, and a card."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from deepclust.data import dataset_stats, load_source, save_prepared
-from stages.common import entry, parser
+from stages.cli import entry, parser
 from stages.params import load_params
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Reads datasets.<ds>, loads the source, writes train/test arrays and card.json atomically."""
-    ap = parser(__doc__, "out", "raw-dir")
-    args = ap.parse_args(argv)
+    args = parser(__doc__, "out", "raw-dir").parse_args(argv)
     ds, _ = load_params(None, args.dataset, args.params)
     t0 = time.perf_counter()
     options = ds.source.model_dump(exclude={"kind"})
@@ -28,9 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         mean, std = dataset_stats(data.train.images)
         card.update(mean=[round(float(m), 4) for m in mean], std=[round(float(s), 4) for s in std])
     save_prepared(dataclasses.replace(data, card=card), args.out)
-    shape = data.train.images.shape[1:] if data.train.images is not None else data.train.features.shape[1:]
-    print(f"[prepare] {args.dataset}: train {len(data.train)}, test {len(data.test)}, "
-          f"shape {tuple(shape)}, {card['seconds']} s -> {args.out}")
+    rows = data.train.images if data.train.images is not None else data.train.features
+    skipped = card.get("skipped") or []
+    note = f"; skipped {len(skipped)} unreadable (listed in card.json)" if skipped else ""
+    print(f"[prepare] {args.dataset}: train {len(data.train)}, test {len(data.test)}"
+          f"{' (= train: no test split)' if card.get('test_is_train') else ''}, shape {tuple(rows.shape[1:])}, "
+          f"{card['seconds']} s -> {args.out}{note}")
     return 0
 
 

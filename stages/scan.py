@@ -7,57 +7,66 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from deepclust.data import load_prepared
-from deepclust.engine import EpochBatches, Runtime, constant_schedule, fingerprint, fit, predict
+from deepclust.engine import constant_schedule, predict
 from deepclust.errors import DeepclustError
-from deepclust.io import require_file, write_json
+from deepclust.io import require_file
 from deepclust.methods import SCAN, HeadSelector, scan_batch_maker
-from deepclust.models import ClusteringModel
-from deepclust.models.io import load_contrastive, save_model
-from deepclust.transforms import EvalTransform, SCANStrongTransform
-from stages.common import TRAINING_CODE, entry, normalisation, params_dict, parser
-from stages.params import load_params
+from deepclust.models import ClusteringModel, build_backbone
+from deepclust.models.io import load_backbone
+from deepclust.transforms import FeatureTransform, SCANStrongTransform
+from stages.common import Job, entry, is_identity, mean_std, model_inputs, parser, start
+from stages.training import finish, predict_splits, random_batches, run_fingerprint, train
+
+
+def _backbone(job: Job) -> torch.nn.Module:
+    """The upstream backbone (`--model`), or the identity on the upstream features (scan-on-features)."""
+    if job.args.model is not None:
+        backbone = load_backbone(job.args.model, "pretext model").backbone
+        job.runtime.seed_everything()  # loading built (and drew) a model: the head's init starts from the seed
+        return backbone
+    if job.args.features is None:
+        raise DeepclustError("scan needs --model (a backbone) or --features (the input's features)")
+    with np.load(require_file(job.args.features, "features (run the embed stage)")) as f:
+        return build_backbone("identity", input_dim=int(f["train_backbone"].shape[1]))
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
-    """Trains SCAN heads on the pretext backbone and saves the selected one-head model."""
-    args = parser(__doc__, "data", "pretext", "neighbours", "run-dir", "out").parse_args(argv)
-    ds, p = load_params("scan", args.dataset, args.params)
-    data = load_prepared(args.data)
-    images = torch.from_numpy(data.train.images)
+    """Trains SCAN heads on the upstream backbone and saves the selected one-head model and its predictions."""
+    job = start("scan", parser(__doc__, "data", "neighbours", "run-dir", "out", optional=("model", "features")), argv)
+    p, args = job.params, job.args
+    backbone = _backbone(job)
+    inputs = model_inputs(job, is_identity(backbone), args.features)
     neighbours = np.load(require_file(args.neighbours, "neighbours (run the mine stage)"))
-    if len(neighbours) != len(images):
-        raise DeepclustError(f"{args.neighbours} has {len(neighbours)} rows, training split has {len(images)}")
-    num_clusters = p.num_clusters or ds.num_classes
-    if num_clusters > len(images):
-        raise DeepclustError(f"scan.{args.dataset}.num_clusters={num_clusters} exceeds the {len(images)} samples")
-    pretext, cfg = load_contrastive(args.pretext)
-    mean, std = normalisation(data.card, ds)
-    runtime = Runtime.auto(p.seed)
-    runtime.seed_everything()
-    method = SCAN(pretext.backbone, SCANStrongTransform(mean=mean, std=std, **p.augment.model_dump()),
-                  num_clusters, p.num_heads, p.entropy_weight, p.update_head_only)
-    trainable = [q for q in method.parameters() if q.requires_grad]
-    optimizer = torch.optim.Adam(trainable, lr=p.lr, weight_decay=p.weight_decay)
+    if len(neighbours) != len(inputs.train):
+        raise DeepclustError(f"{args.neighbours} has {len(neighbours)} rows, training split has {len(inputs.train)}")
+    num_clusters = p.num_clusters or job.dataset.num_classes
+    if num_clusters > len(inputs.train):
+        raise DeepclustError(f"scan.{args.dataset}.num_clusters={num_clusters} exceeds the {len(inputs.train)} samples")
+    if inputs.images:
+        transform = SCANStrongTransform(**mean_std(job), **p.augment.model_dump())
+    else:  # a feature row has no augmentation that keeps its meaning: the neighbours carry the invariance
+        transform = FeatureTransform()
+    method = SCAN(backbone, transform, num_clusters, p.num_heads, p.entropy_weight, p.update_head_only,
+                  p.hidden_dim if p.head == "mlp" else None)
+    optimizer = torch.optim.Adam([q for q in method.parameters() if q.requires_grad], lr=p.lr,
+                                 weight_decay=p.weight_decay)
     pairs = torch.from_numpy(neighbours)
-    batches = lambda epoch: EpochBatches(  # noqa: E731
-        len(images), p.batch_size, epoch, p.seed, scan_batch_maker(images, pairs, p.seed, epoch),
-        samples_per_epoch=p.samples_per_epoch)
-    fp = fingerprint(params_dict(ds, p), [args.data / "train.npz", args.pretext, args.neighbours],
-                     TRAINING_CODE + [__file__])
+    batches = lambda epoch: random_batches(  # noqa: E731
+        job, len(inputs.train), scan_batch_maker(inputs.train, pairs, args.seed, epoch))(epoch)
+    fp = run_fingerprint(job, [args.data / "train.npz", args.neighbours,
+                               *(path for path in (args.model, args.features) if path is not None)])
     selector = HeadSelector(args.run_dir / "best.pt", fp, neighbours, p.selection_neighbors)
-    eval_transform = EvalTransform(mean, std)
+    eval_transform = inputs.eval_transform(job)
     select = lambda epoch, _: selector.update(  # noqa: E731
-        epoch, method.model, predict(method.model, images, eval_transform, runtime, 512, "select"))
-    fit(method, optimizer, batches, epochs=p.epochs, runtime=runtime, fingerprint=fp, run_dir=args.run_dir,
-        lr_schedule=constant_schedule(p.lr, p.epochs, len(batches(0))), on_epoch_end=select,
-        desc=f"scan {args.dataset}")
-    model = ClusteringModel(pretext.backbone, method.model.head.keep(0))
+        epoch, method.model, predict(method.model, inputs.train, eval_transform, job.runtime, 512, "select"))
+    train(job, method, optimizer, batches, constant_schedule(p.lr, p.epochs, len(batches(0))), fp,
+          on_epoch_end=select)
+    model = ClusteringModel(backbone, method.model.head.keep(0))
     chosen = selector.load_best(model)
-    save_model(args.out / "model.pt", model.cpu(), dict(cfg, num_clusters=num_clusters, num_heads=1))
-    write_json(args.out / "metrics.json", {"selected_epoch": chosen["epoch"], "selected_head": chosen["head"],
-                                           "val_loss": round(chosen["val_loss"], 5), "epochs": p.epochs})
+    finish(job, model, {"selected_epoch": chosen["epoch"], "selected_head": chosen["head"],
+                        "val_loss": round(chosen["val_loss"], 5), "epochs": p.epochs, "head": p.head},
+           predict_splits(job, model, inputs))
     print(f"[scan] {args.dataset}: selected head {chosen['head']} at epoch {chosen['epoch']} "
           f"(unlabelled loss {chosen['val_loss']:.4f})")
     return 0

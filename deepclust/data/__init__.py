@@ -6,6 +6,7 @@ Example:
     (1437, 8, 8, 1)
 """
 
+from deepclust.data.predictions import SplitPredictions, read_predictions, write_predictions
 from deepclust.data.prepared import PreparedData, Split, load_prepared, save_prepared
 from deepclust.data.sources import SOURCES, load_source
 from deepclust.data.stats import dataset_stats
@@ -14,8 +15,11 @@ __all__ = [
     "SOURCES",
     "PreparedData",
     "Split",
+    "SplitPredictions",
     "dataset_stats",
     "load_prepared",
     "load_source",
+    "read_predictions",
     "save_prepared",
+    "write_predictions",
 ]

@@ -68,3 +68,11 @@ def image_size_option(options: dict[str, Any]) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise DeepclustError(f"option image_size must be a positive integer (pixels); got {value!r}")
     return value
+
+
+def bool_option(options: dict[str, Any], key: str) -> bool:
+    """Reads an optional boolean option (default False); "false" as a string would otherwise be truthy."""
+    value = options.get(key, False)
+    if not isinstance(value, bool):
+        raise DeepclustError(f"option {key} must be true or false; got {value!r}")
+    return value

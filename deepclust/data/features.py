@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from deepclust.data._util import as_labels, reject_unknown, resolve_input
-from deepclust.data.prepared import PreparedData, Split, make_card
+from deepclust.data.prepared import PreparedData, Split, make_card, sample_ids
 from deepclust.errors import DeepclustError
 
 _TABLE_SUFFIXES = (".parquet", ".csv")
@@ -77,11 +77,15 @@ def _read_split(
         raise DeepclustError(f"{key} feature file {path} must end in .npy, .parquet or .csv")
     if labels is not None and len(labels) != len(feats):
         raise DeepclustError(f"{key} labels have {len(labels)} rows but {path} has {len(feats)}")
-    return Split(images=None, labels=labels, features=feats), names, path
+    ids = sample_ids(f"{path.name}:", range(len(feats)))
+    return Split(images=None, labels=labels, features=feats, ids=ids), names, path
 
 
 def load_features(root: Path, **options: Any) -> PreparedData:
     """Loads a precomputed feature table (no images).
+
+    Sample ids are `<file name>:<row>` ("emb.npy:17"). The card has `image_shape` None and
+    `feature_dim` D.
 
     Options:
         train: .npy (N, D) array, or .parquet/.csv table whose non-label columns are the D features.

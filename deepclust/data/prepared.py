@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,29 @@ logger = logging.getLogger(__name__)
 _SPLITS = ("train", "test", "unlabeled")
 
 
+def _check_ids(ids: np.ndarray, n: int) -> None:
+    if ids.ndim != 1 or ids.dtype.kind != "U":
+        raise DeepclustError(f"Split ids must be a 1-D unicode array (N,); got {ids.dtype} {ids.shape}")
+    if len(ids) != n:
+        raise DeepclustError(f"Split ids has {len(ids)} rows but the split has {n} samples")
+    values, counts = np.unique(ids, return_counts=True)
+    if len(values) != n:
+        raise DeepclustError(f"Split ids must be unique; repeated: {values[counts > 1][:3].tolist()}")
+
+
+def sample_ids(prefix: str, indices: np.ndarray | range) -> np.ndarray:
+    """Builds ids `<prefix><index>` ("cifar10/train/" + 17 -> "cifar10/train/17").
+
+    Args:
+        prefix: text before the index.
+        indices: int (N,) positions in the original source.
+
+    Returns:
+        unicode (N,).
+    """
+    return np.array([f"{prefix}{int(i)}" for i in indices], dtype=str)
+
+
 @dataclass(frozen=True)
 class Split:
     """One split of a data set, decoded once.
@@ -26,11 +49,15 @@ class Split:
         images: uint8 (N, H, W, C) with C = 1 (grayscale) or 3 (RGB); None for a feature table.
         labels: int64 (N,), or None when the split has no labels.
         features: float32 (N, D) for feature-table sources, else None.
+        ids: unicode (N,), unique within the split, naming where each sample came from
+            ("digits/17", "cifar10/train/17", "mnist-test.parquet:17", "imgs/cat/001.png"); None
+            only for splits built by hand (`load_prepared` always fills it).
     """
 
     images: np.ndarray | None
     labels: np.ndarray | None
     features: np.ndarray | None = None
+    ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.images is None and self.features is None:
@@ -45,6 +72,8 @@ class Split:
         for name, arr in (("labels", self.labels), ("features", self.features)):
             if arr is not None and len(arr) != n:
                 raise DeepclustError(f"Split {name} has {len(arr)} rows but the split has {n} samples")
+        if self.ids is not None:
+            _check_ids(self.ids, n)
 
     def __len__(self) -> int:
         arr = self.images if self.images is not None else self.features
@@ -89,31 +118,42 @@ def make_card(
     unlabeled: Split | None,
     class_names: list[str] | None,
     notes: list[str],
+    skipped: list[dict[str, str]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Builds the `card` dict of a `PreparedData` (counts, shapes, classes, protocol notes)."""
+    """Builds the `card` dict of a `PreparedData` (counts, shapes, classes, protocol notes).
+
+    Args:
+        skipped: one `{"split", "id", "error"}` entry per unreadable image left out (see
+            `skip_unreadable`); stored under `skipped`, an empty list when none.
+        **extra: further JSON-able keys (source files, split protocol).
+    """
+    skipped = list(skipped or [])
     test_is_train = test is train
     if test_is_train:
         notes = [*notes, "the source has no test split: test is the same arrays as train"]
+    if skipped:
+        notes = [*notes, f"skipped {len(skipped)} unreadable images (listed under `skipped`)"]
     splits = {"train": split_summary(train), "test": split_summary(test)}
     if unlabeled is not None:
         splits["unlabeled"] = split_summary(unlabeled)
-    ref = train.images if train.images is not None else None
     return {
         "kind": kind,
         "name": name,
         "splits": splits,
-        "image_shape": None if ref is None else list(ref.shape[1:]),
+        "image_shape": None if train.images is None else list(train.images.shape[1:]),
+        "feature_dim": None if train.features is None else int(train.features.shape[1]),
         "num_classes": None if class_names is None else len(class_names),
         "class_names": class_names,
         "test_is_train": test_is_train,
         "notes": notes,
+        "skipped": skipped,
         **extra,
     }
 
 
 def _write_npz(path: Path, split: Split) -> None:
-    named = {"images": split.images, "labels": split.labels, "features": split.features}
+    named = {"images": split.images, "labels": split.labels, "features": split.features, "ids": split.ids}
     arrays: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
 
     def write(tmp: Path) -> None:
@@ -128,7 +168,8 @@ def save_prepared(data: PreparedData, out_dir: Path) -> None:
 
     The directory is built under a temporary name and renamed into place, so a crash leaves either the
     previous `out_dir` or the complete new one, never a partial one. Arrays are stored uncompressed
-    under the keys `images`, `labels`, `features` (only those present).
+    under the keys `images`, `labels`, `features`, `ids` (only those present; ids are a unicode
+    array, so the files load with `allow_pickle=False`).
     """
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
@@ -149,11 +190,16 @@ def _read_npz(path: Path) -> Split:
             arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError) as e:
         raise DeepclustError(f"cannot read prepared split {path}: {e} (re-run the prepare stage)") from e
-    return Split(images=arrays.get("images"), labels=arrays.get("labels"), features=arrays.get("features"))
+    split = Split(arrays.get("images"), arrays.get("labels"), arrays.get("features"), arrays.get("ids"))
+    if split.ids is None:  # prepared before ids existed: the row number is the only name left
+        split = replace(split, ids=sample_ids("", range(len(split))))
+    return split
 
 
 def load_prepared(dir: Path) -> PreparedData:
     """Loads what `save_prepared` wrote.
+
+    Every split comes back with `ids`; a directory written before ids existed gets `str(row)`.
 
     Raises:
         DeepclustError: the directory or one of its files is missing or unreadable.

@@ -12,7 +12,7 @@ import numpy as np
 from deepclust.data._util import reject_unknown
 from deepclust.data.features import load_features
 from deepclust.data.image_files import load_folder, load_parquet
-from deepclust.data.prepared import PreparedData, Split, make_card
+from deepclust.data.prepared import PreparedData, Split, make_card, sample_ids
 from deepclust.data.torchvision_sources import load_torchvision
 from deepclust.errors import DeepclustError
 
@@ -27,7 +27,8 @@ def load_digits(root: Path, **options: Any) -> PreparedData:
         seed: random seed of the split (default 0).
 
     Returns:
-        PreparedData with uint8 (N, 8, 8, 1) images scaled from 0..16 to 0..255, labels 0..9.
+        PreparedData with uint8 (N, 8, 8, 1) images scaled from 0..16 to 0..255, labels 0..9, and ids
+        `digits/<index into load_digits()>`.
     """
     from sklearn.datasets import load_digits as sk_load_digits
     from sklearn.model_selection import train_test_split
@@ -44,8 +45,9 @@ def load_digits(root: Path, **options: Any) -> PreparedData:
         np.arange(len(labels)), test_size=fraction, random_state=seed, stratify=labels
     )
     idx_train, idx_test = np.sort(idx_train), np.sort(idx_test)
-    train = Split(images[idx_train], labels[idx_train])
-    test = Split(images[idx_test], labels[idx_test])
+    # Ids keep the index into load_digits(), so a sample is named the same whatever the split.
+    train = Split(images[idx_train], labels[idx_train], ids=sample_ids("digits/", idx_train))
+    test = Split(images[idx_test], labels[idx_test], ids=sample_ids("digits/", idx_test))
     classes = [str(d) for d in range(10)]
     notes = [f"no official split: stratified split with test_fraction={fraction}, seed={seed}"]
     card = make_card(
@@ -79,7 +81,8 @@ def load_source(kind: str, root: Path, **options: Any) -> PreparedData:
         **options: per-kind options, documented on each loader (`load_parquet`, `load_torchvision`, ...).
 
     Returns:
-        PreparedData whose splits hold uint8 (N, H, W, C) images (or float32 (N, D) features).
+        PreparedData whose splits hold uint8 (N, H, W, C) images (or float32 (N, D) features) and
+        unique sample ids naming where each sample came from.
 
     Raises:
         DeepclustError: unknown kind or option, missing/corrupt input, failed download.

@@ -12,7 +12,7 @@ import numpy as np
 
 from deepclust.data._util import reject_unknown
 from deepclust.data.cifar20 import CIFAR20_CLASS_NAMES, to_cifar20
-from deepclust.data.prepared import PreparedData, Split, make_card
+from deepclust.data.prepared import PreparedData, Split, make_card, sample_ids
 from deepclust.errors import DeepclustError
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,11 @@ def _construct(cls: type, name: str, root: Path, download: bool, **kwargs: Any) 
         ) from e
 
 
+def _ids(name: str, split: str, n: int) -> np.ndarray:
+    """Ids `<name>/<split>/<index>` ("cifar10/train/17"), the index into torchvision's data set."""
+    return sample_ids(f"{name}/{split}/", range(n))
+
+
 def _cifar(name: str, root: Path, download: bool) -> tuple[Split, Split, list[str], list[str]]:
     from torchvision.datasets import CIFAR10, CIFAR100
 
@@ -57,7 +62,8 @@ def _cifar(name: str, root: Path, download: bool) -> tuple[Split, Split, list[st
         labels = np.asarray(ds.targets, dtype=np.int64)
         if name == "cifar20":
             labels = to_cifar20(labels)
-        splits.append(Split(np.ascontiguousarray(ds.data, dtype=np.uint8), labels))
+        ids = _ids(name, "train" if train else "test", len(labels))
+        splits.append(Split(np.ascontiguousarray(ds.data, dtype=np.uint8), labels, ids=ids))
     if name == "cifar20":
         return splits[0], splits[1], list(CIFAR20_CLASS_NAMES), [_CIFAR20_NOTE]
     return splits[0], splits[1], list(ds.classes), []
@@ -70,13 +76,16 @@ def _mnist(root: Path, download: bool) -> tuple[Split, Split, list[str], list[st
     for train in (True, False):
         ds = _construct(MNIST, "mnist", root, download, train=train)
         images = ds.data.numpy().astype(np.uint8, copy=False)[..., None]
-        splits.append(Split(np.ascontiguousarray(images), ds.targets.numpy().astype(np.int64)))
+        ids = _ids("mnist", "train" if train else "test", len(images))
+        splits.append(Split(np.ascontiguousarray(images), ds.targets.numpy().astype(np.int64), ids=ids))
     return splits[0], splits[1], [str(d) for d in range(10)], []
 
 
-def _stl_images(ds: Any) -> np.ndarray:
+def _stl_split(ds: Any, split: str, labeled: bool = True) -> Split:
     # torchvision keeps STL-10 as (N, 3, 96, 96); we store NHWC like every other source.
-    return np.ascontiguousarray(np.asarray(ds.data, dtype=np.uint8).transpose(0, 2, 3, 1))
+    images = np.ascontiguousarray(np.asarray(ds.data, dtype=np.uint8).transpose(0, 2, 3, 1))
+    labels = np.asarray(ds.labels, dtype=np.int64) if labeled else None
+    return Split(images, labels, ids=_ids("stl10", split, len(images)))
 
 
 def _stl10(
@@ -86,12 +95,11 @@ def _stl10(
 
     train_ds = _construct(STL10, "stl10", root, download, split="train")
     test_ds = _construct(STL10, "stl10", root, download=False, split="test")
-    train = Split(_stl_images(train_ds), np.asarray(train_ds.labels, dtype=np.int64))
-    test = Split(_stl_images(test_ds), np.asarray(test_ds.labels, dtype=np.int64))
+    train, test = _stl_split(train_ds, "train"), _stl_split(test_ds, "test")
     unlabeled = None
     if include_unlabeled:
         un_ds = _construct(STL10, "stl10", root, download=False, split="unlabeled")
-        unlabeled = Split(_stl_images(un_ds), None)
+        unlabeled = _stl_split(un_ds, "unlabeled", labeled=False)
     default = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
     return train, test, unlabeled, list(getattr(train_ds, "classes", default))
 
@@ -105,7 +113,8 @@ def load_torchvision(root: Path, **options: Any) -> PreparedData:
         include_unlabeled: STL-10 only: also load the 100k 'unlabeled' images (default True).
 
     Returns:
-        PreparedData: CIFAR (N, 32, 32, 3), STL-10 (N, 96, 96, 3) with `unlabeled`, MNIST (N, 28, 28, 1).
+        PreparedData: CIFAR (N, 32, 32, 3), STL-10 (N, 96, 96, 3) with `unlabeled`, MNIST (N, 28, 28, 1);
+        ids `<name>/<split>/<index>` ("cifar10/train/17", "stl10/unlabeled/5").
     """
     reject_unknown(options, {"name", "download", "include_unlabeled"}, "torchvision")
     name = str(options.get("name", "")).lower()

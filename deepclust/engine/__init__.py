@@ -1,6 +1,5 @@
-"""Runtime, training loop, checkpoints, schedules and inference: written once, used by every method."""
+"""Runtime, training loop, samplers, checkpoints, schedules and inference: written once, used by every method."""
 
-from deepclust.engine.batches import EpochBatches
 from deepclust.engine.checkpoint import (
     file_digest,
     fingerprint,
@@ -11,9 +10,12 @@ from deepclust.engine.checkpoint import (
 from deepclust.engine.inference import predict
 from deepclust.engine.loop import FitResult, LossOutput, fit, write_history
 from deepclust.engine.runtime import Runtime
+from deepclust.engine.samplers import EpochBatches, random_order, uniform_label_order
 from deepclust.engine.schedule import constant_schedule, cosine_schedule
+from deepclust.engine.state import TrainState
 
 __all__ = [
-    "EpochBatches", "file_digest", "fingerprint", "load_checkpoint", "load_state_strict", "save_checkpoint",
-    "predict", "FitResult", "LossOutput", "fit", "write_history", "Runtime", "constant_schedule", "cosine_schedule",
+    "EpochBatches", "random_order", "uniform_label_order", "file_digest", "fingerprint", "load_checkpoint",
+    "load_state_strict", "save_checkpoint", "predict", "FitResult", "LossOutput", "TrainState", "fit",
+    "write_history", "Runtime", "constant_schedule", "cosine_schedule",
 ]

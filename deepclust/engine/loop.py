@@ -1,4 +1,34 @@
-"""The one training loop every method runs on: device moves, autocast, schedules, NaN guard, progress, resume."""
+"""The one training loop every method runs on: device moves, autocast, schedules, NaN guard, progress, resume.
+
+Method protocol (duck-typed). A method is an `nn.Module`; `fit` checkpoints its whole `state_dict()`
+(parameters, buffers and `get_extra_state`), so anything a hook computes and a resumed run needs, such as
+pseudo-labels or a momentum encoder, lives in a parameter, a buffer or the extra state.
+
+Required:
+    training_step(batch, state) -> LossOutput | None
+        The loss of one batch, already on the device and under autocast; draws randomness from
+        `state.generator`. None skips the batch (no optimizer step, counted in `skipped_batches`).
+
+Optional hooks, called only when the method defines them, outside autocast (for batched forward passes use
+`deepclust.engine.predict(..., state.runtime)`), in this order:
+    on_fit_start(state)
+        Once, before the first epoch that runs (after a resumed checkpoint is loaded, so `state.epoch` and
+        `state.step` say where training continues); `state.generator` is `runtime.generator(offset=epochs)`,
+        the same on every (re)start. Not called when nothing is left to train.
+    on_epoch_start(state) -> dict | None
+        Before the epoch's batches are built: E-step, pseudo-labels, head re-initialisation
+        (`state.reset_optimizer_state`), target refresh. `state.generator` is the epoch's generator, so a
+        resumed epoch repeats the same draws, and `batches(epoch)` may use what the hook computed (a sampler
+        over pseudo-labels). The hook may switch to eval mode: `fit` puts the method in train mode after it.
+    on_after_step(state)
+        After each `optimizer.step()`: momentum-encoder update, queue.
+    on_epoch_end(state, metrics) -> dict | None
+        After the epoch's batches, before `fit`'s `on_epoch_end` callback argument and the checkpoint.
+
+The dicts that `on_epoch_start` and `on_epoch_end` return are merged into the epoch's metrics. Any hook may
+set `state.stop` (and `state.stop_reason`) to end training after the current epoch; a resumed run that had
+stopped trains no further.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -17,10 +48,13 @@ from tqdm.auto import tqdm
 
 from deepclust.engine.checkpoint import load_checkpoint, save_checkpoint
 from deepclust.engine.runtime import Runtime
-from deepclust.errors import NonFiniteLossError
+from deepclust.engine.state import TrainState
+from deepclust.errors import DeepclustError, NonFiniteLossError
 from deepclust.io import atomic_path
 
 log = logging.getLogger(__name__)
+
+Batch = dict[str, torch.Tensor]
 
 
 @dataclass
@@ -33,20 +67,18 @@ class LossOutput:
 
 @dataclass
 class FitResult:
-    """What `fit` returns: per-epoch history and where training started (0 unless resumed)."""
+    """What `fit` returns: per-epoch history, where training started (0 unless resumed) and an early stop."""
 
     history: list[dict[str, float]]
     start_epoch: int
-
-
-def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    stopped: bool = False
+    stop_reason: str = ""
 
 
 def fit(
     method: nn.Module,
     optimizer: torch.optim.Optimizer,
-    batches: Callable[[int], Iterable[dict[str, torch.Tensor]]],
+    batches: Callable[[int], Iterable[Batch]],
     *,
     epochs: int,
     runtime: Runtime,
@@ -59,88 +91,168 @@ def fit(
 ) -> FitResult:
     """Trains `method` for `epochs`, resuming from `run_dir/checkpoint.pt` when its fingerprint matches.
 
-    `method.training_step(batch, generator)` returns a `LossOutput`, or None to skip the batch (e.g. a
-    self-labelling batch with no confident sample). The learning rate of every param group is set from
-    `lr_schedule[global_step]`, so a resumed run sees the same schedule. A checkpoint is saved atomically
+    The method follows the protocol in this module's docstring: `training_step(batch, state)` plus optional
+    hooks. Every batch, each param group's learning rate is set to `lr_schedule[step] * group["lr_scale"]`
+    (`lr_scale` defaults to 1, so a method can give its head 10x the trunk's rate through a param group
+    with `lr_scale=10`); `step` counts batches over the whole run and is checkpointed, so a resumed run sees
+    the same schedule. A checkpoint (method, optimizer, epoch, step, history, early stop) is saved atomically
     after every epoch; a non-finite loss stops the run and leaves the last good checkpoint in place.
 
     Args:
         method: An nn.Module with `training_step`; its state (and `get_extra_state`) is checkpointed.
         optimizer: Optimizer over the method's trainable parameters.
-        batches: `batches(epoch)` returns that epoch's sized iterable of CPU batches.
+        batches: `batches(epoch)` returns that epoch's sized iterable of CPU batches; it is called after the
+            method's `on_epoch_start` hook.
         epochs: Total epochs.
         runtime: Device, autocast and seed.
-        lr_schedule: One learning rate per iteration (see `deepclust.engine.schedule`).
+        lr_schedule: One base learning rate per iteration (see `deepclust.engine.schedule`).
         run_dir: Where `checkpoint.pt` and `log.csv` live; None disables checkpointing.
         fingerprint: Digest of params, inputs and code; a checkpoint with another one is not resumed.
         clip_grad: Max gradient norm, or None.
-        on_epoch_end: Called with (epoch, metrics); may return extra metrics (e.g. a validation loss).
+        on_epoch_end: Called with (epoch, metrics) after the method's `on_epoch_end` hook; may return extra
+            metrics (e.g. a validation loss).
         desc: Progress-bar label.
+
+    Returns:
+        The history of every epoch (resumed ones included), the epoch training started at, and whether a
+        hook stopped training early and why.
 
     Raises:
         NonFiniteLossError: When the loss is NaN or infinite.
     """
     method.to(runtime.device)
     ckpt_path = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
-    history: list[dict[str, float]] = []
-    start_epoch = 0
-    if ckpt_path is not None and (state := load_checkpoint(ckpt_path, fingerprint)) is not None:
-        method.load_state_dict(state["states"]["method"])
-        optimizer.load_state_dict(state["states"]["optimizer"])
-        start_epoch = int(state["run_variables"]["epoch"])
-        history = list(state["run_variables"]["history"])
-        log.info("%s: resuming from %s at epoch %d", desc, ckpt_path, start_epoch)
-        print(f"[{desc}] resuming from epoch {start_epoch} ({ckpt_path})", flush=True)
-    step = start_epoch * _num_batches(batches(start_epoch)) if start_epoch else 0
+    loop = _Loop(method, batches, np.asarray(lr_schedule), ckpt_path, fingerprint, clip_grad, on_epoch_end, desc)
+    state = TrainState(runtime=runtime, optimizer=optimizer, epochs=epochs)
+    history = loop.resume(state)
+    start_epoch = state.epoch
+    if state.stop or start_epoch >= epochs:
+        return FitResult(history, start_epoch, state.stop, state.stop_reason)
+    state.generator = runtime.generator(offset=epochs)  # a stream none of the epochs uses
+    _hook(method, "on_fit_start", state)
     for epoch in range(start_epoch, epochs):
-        method.train()
-        generator = runtime.generator(offset=epoch)
-        epoch_batches = batches(epoch)
+        state.epoch = epoch
+        history.append(loop.run_epoch(state))
+        loop.save(state, history)
+        if state.stop:
+            log.info("%s: stopped after epoch %d: %s", desc, epoch + 1, state.stop_reason)
+            if runtime.is_main:
+                print(f"[{desc}] stopped after epoch {epoch + 1}: {state.stop_reason}", flush=True)
+            break
+    return FitResult(history, start_epoch, state.stop, state.stop_reason)
+
+
+@dataclass
+class _Loop:
+    """What `fit` was given, and the steps of one run: resume, epoch, optimizer step, checkpoint."""
+
+    method: nn.Module
+    batches: Callable[[int], Iterable[Batch]]
+    lr_schedule: np.ndarray
+    ckpt_path: Path | None
+    fingerprint: str
+    clip_grad: float | None
+    on_epoch_end: Callable[[int, dict[str, float]], dict[str, float] | None] | None
+    desc: str
+
+    def resume(self, state: TrainState) -> list[dict[str, float]]:
+        """Loads the checkpoint, when there is one to resume, into the method, optimizer and `state`."""
+        if self.ckpt_path is None or (payload := load_checkpoint(self.ckpt_path, self.fingerprint)) is None:
+            return []
+        run = payload["run_variables"]
+        if "step" not in run:
+            raise DeepclustError(f"{self.ckpt_path}: checkpoint has no global step (older engine): delete it")
+        self.method.load_state_dict(payload["states"]["method"])
+        state.optimizer.load_state_dict(payload["states"]["optimizer"])
+        state.epoch, state.step = int(run["epoch"]), int(run["step"])
+        state.stop, state.stop_reason = bool(run.get("stopped", False)), str(run.get("stop_reason", ""))
+        log.info("%s: resuming from %s at epoch %d", self.desc, self.ckpt_path, state.epoch)
+        if state.runtime.is_main:
+            note = f", stopped early: {state.stop_reason}" if state.stop else ""
+            print(f"[{self.desc}] resuming from epoch {state.epoch} ({self.ckpt_path}){note}", flush=True)
+        return list(run["history"])
+
+    def run_epoch(self, state: TrainState) -> dict[str, float]:
+        """Runs epoch `state.epoch` with its hooks and returns its metrics."""
+        t0 = time.perf_counter()
+        state.generator = state.runtime.generator(offset=state.epoch)
+        started = _hook(self.method, "on_epoch_start", state) or {}
+        epoch_batches = self.batches(state.epoch)
+        state.steps_per_epoch = len(epoch_batches) if isinstance(epoch_batches, Sized) else 0
+        self.method.train()
+        state.lr = self._lr_at(state.step)  # logged even if the epoch had no batch
         sums: dict[str, float] = {}
         done = skipped = 0
-        lr = float(lr_schedule[min(step, len(lr_schedule) - 1)])  # logged even if the epoch had no batch
-        t0 = time.perf_counter()
-        bar = tqdm(epoch_batches, desc=f"{desc} {epoch + 1}/{epochs}", leave=False, disable=None if runtime.is_main else True,
-                   mininterval=2.0)
+        bar = tqdm(epoch_batches, desc=f"{self.desc} {state.epoch + 1}/{state.epochs}", leave=False,
+                   disable=None if state.runtime.is_main else True, mininterval=2.0)
         for batch in bar:
-            lr = float(lr_schedule[min(step, len(lr_schedule) - 1)])
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            step += 1
-            with runtime.autocast():
-                out = method.training_step(_to_device(batch, runtime.device), generator)
+            out = self.step(batch, state)
             if out is None:
                 skipped += 1
                 continue
-            loss = out.loss
-            if not torch.isfinite(loss.detach()).item():
-                kept = f"; last good checkpoint kept at {ckpt_path}" if ckpt_path and ckpt_path.exists() else ""
-                raise NonFiniteLossError(f"{desc}: non-finite loss ({loss.item()}) at epoch {epoch + 1}{kept}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip_grad:
-                nn.utils.clip_grad_norm_(method.parameters(), clip_grad)
-            optimizer.step()
             done += 1
-            for k, v in {"loss": loss.item(), **out.metrics}.items():
+            for k, v in {"loss": out.loss.item(), **out.metrics}.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
-            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            bar.set_postfix(loss=f"{out.loss.item():.4f}", refresh=False)
         metrics = {k: v / max(done, 1) for k, v in sums.items()}
-        metrics.update(epoch=epoch + 1, lr=lr, skipped_batches=skipped, seconds=time.perf_counter() - t0)
-        if on_epoch_end is not None:
-            metrics.update(on_epoch_end(epoch, metrics) or {})
-        history.append(metrics)
-        if runtime.is_main:
-            print(f"[{desc}] " + " ".join(f"{k}={_fmt(v)}" for k, v in metrics.items()), flush=True)
-        if ckpt_path is not None and runtime.is_main:
-            save_checkpoint(ckpt_path, fingerprint, {"epoch": epoch + 1, "history": history},
-                            method=method, optimizer=optimizer)
-            write_history(Path(run_dir) / "log.csv", history)
-    return FitResult(history, start_epoch)
+        metrics.update(epoch=state.epoch + 1, lr=state.lr, skipped_batches=skipped, seconds=time.perf_counter() - t0)
+        metrics.update(started)
+        metrics.update(_hook(self.method, "on_epoch_end", state, metrics) or {})
+        if self.on_epoch_end is not None:
+            metrics.update(self.on_epoch_end(state.epoch, metrics) or {})
+        return metrics
+
+    def step(self, batch: Batch, state: TrainState) -> LossOutput | None:
+        """One batch at `lr_schedule[state.step]`: loss, NaN guard, backward, clip, optimizer step, hook."""
+        state.lr = self._lr_at(state.step)
+        for group in state.optimizer.param_groups:
+            group["lr"] = state.lr * group.get("lr_scale", 1.0)
+        training_step = cast(Callable[[Batch, TrainState], LossOutput | None], self.method.training_step)
+        with state.runtime.autocast():
+            out = training_step(_to_device(batch, state.runtime.device), state)
+        if out is not None:
+            self._check_finite(out.loss, state)
+            state.optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if self.clip_grad:
+                nn.utils.clip_grad_norm_(self.method.parameters(), self.clip_grad)
+            state.optimizer.step()
+            _hook(self.method, "on_after_step", state)
+        state.step += 1
+        return out
+
+    def save(self, state: TrainState, history: list[dict[str, float]]) -> None:
+        """Prints the epoch's metrics; writes the checkpoint and `log.csv` (main process only)."""
+        if not state.runtime.is_main:
+            return
+        print(f"[{self.desc}] " + " ".join(f"{k}={_fmt(v)}" for k, v in history[-1].items()), flush=True)
+        if self.ckpt_path is None:
+            return
+        run_variables = {"epoch": state.epoch + 1, "step": state.step, "history": history,
+                         "stopped": state.stop, "stop_reason": state.stop_reason}
+        save_checkpoint(self.ckpt_path, self.fingerprint, run_variables, method=self.method,
+                        optimizer=state.optimizer)
+        write_history(self.ckpt_path.parent / "log.csv", history)
+
+    def _lr_at(self, step: int) -> float:
+        return float(self.lr_schedule[min(step, len(self.lr_schedule) - 1)])
+
+    def _check_finite(self, loss: torch.Tensor, state: TrainState) -> None:
+        if torch.isfinite(loss.detach()).item():
+            return
+        path = self.ckpt_path
+        kept = f"; last good checkpoint kept at {path}" if path and path.exists() else ""
+        raise NonFiniteLossError(f"{self.desc}: non-finite loss ({loss.item()}) at epoch {state.epoch + 1}{kept}")
 
 
-def _num_batches(batches: Iterable) -> int:
-    return len(batches) if isinstance(batches, Sized) else 0
+def _hook(method: nn.Module, name: str, *args: Any) -> Any:
+    """Calls `method.<name>(*args)` when the method defines that hook; returns its result or None."""
+    hook: Any = getattr(method, name, None)
+    return hook(*args) if callable(hook) else None
+
+
+def _to_device(batch: Batch, device: torch.device) -> Batch:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def _fmt(v: float) -> str:

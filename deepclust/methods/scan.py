@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,10 @@ from torch import nn
 
 from deepclust.engine.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from deepclust.engine.loop import LossOutput
+from deepclust.engine.state import TrainState
 from deepclust.errors import DeepclustError
 from deepclust.losses import SCANLoss, consistency_loss, entropy
 from deepclust.models import ClusteringHead, ClusteringModel
-from deepclust.transforms import SCANStrongTransform
 
 
 class SCAN(nn.Module):
@@ -25,17 +26,20 @@ class SCAN(nn.Module):
 
     Args:
         backbone: The pretext backbone (weights already loaded).
-        transform: Strong augmentation for anchors and neighbours.
+        transform: Strong augmentation for anchors and neighbours (feature rows: `FeatureTransform`).
         num_clusters: Clusters per head.
         num_heads: Heads trained at once; the one with the lowest unlabelled loss is kept.
         entropy_weight: Weight of the entropy term (SCAN configs: 5.0).
         update_head_only: Freeze the backbone (ImageNet recipe) instead of fine-tuning it (CIFAR/STL recipe).
+        hidden_dim: Hidden size of MLP heads; None for SCAN's linear heads.
     """
 
-    def __init__(self, backbone: nn.Module, transform: SCANStrongTransform, num_clusters: int, num_heads: int = 1,
-                 entropy_weight: float = 5.0, update_head_only: bool = False) -> None:
+    def __init__(self, backbone: nn.Module, transform: Callable[..., torch.Tensor], num_clusters: int,
+                 num_heads: int = 1, entropy_weight: float = 5.0, update_head_only: bool = False,
+                 hidden_dim: int | None = None) -> None:
         super().__init__()
-        self.model = ClusteringModel(backbone, ClusteringHead(backbone.output_dim, num_clusters, num_heads))
+        head = ClusteringHead(backbone.output_dim, num_clusters, num_heads, hidden_dim)
+        self.model = ClusteringModel(backbone, head)
         self.transform = transform
         self.criterion = SCANLoss(entropy_weight=entropy_weight)
         self.update_head_only = update_head_only
@@ -48,10 +52,10 @@ class SCAN(nn.Module):
             self.model.backbone.eval()  # a frozen backbone keeps its BatchNorm statistics
         return self
 
-    def training_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> LossOutput:
+    def training_step(self, batch: dict[str, torch.Tensor], state: TrainState) -> LossOutput:
         """Returns the summed SCAN loss over heads for uint8 `batch["anchor"]` and `batch["neighbor"]`."""
-        anchor_logits = self.model(self.transform(batch["anchor"], generator)).float()  # (H, B, C)
-        neighbor_logits = self.model(self.transform(batch["neighbor"], generator)).float()
+        anchor_logits = self.model(self.transform(batch["anchor"], state.generator)).float()  # (H, B, C)
+        neighbor_logits = self.model(self.transform(batch["neighbor"], state.generator)).float()
         total = consistency = ent = 0.0
         for a, n in zip(anchor_logits, neighbor_logits, strict=True):
             parts = self.criterion.forward_components(a, n)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from deepclust.engine.loop import LossOutput
+from deepclust.engine.state import TrainState
 from deepclust.losses import SelfLabelLoss
 from deepclust.models import ClusteringModel
 from deepclust.transforms import EvalTransform, SCANStrongTransform
@@ -34,12 +35,12 @@ class SelfLabel(nn.Module):
         self.strong_transform = strong_transform
         self.criterion = SelfLabelLoss(threshold=threshold, class_balanced=class_balanced)
 
-    def training_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> LossOutput | None:
+    def training_step(self, batch: dict[str, torch.Tensor], state: TrainState) -> LossOutput | None:
         """Returns the masked, class-balanced cross entropy, or None when no sample is confident."""
         images = batch["images"]
         with torch.no_grad():
             weak_logits = self.model(self.weak_transform(images, None))[0].float()  # (B, C)
-        strong_logits = self.model(self.strong_transform(images, generator))[0].float()
+        strong_logits = self.model(self.strong_transform(images, state.generator))[0].float()
         loss = self.criterion(weak_logits, strong_logits)
         if loss is None:
             return None

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from deepclust.engine.loop import LossOutput
+from deepclust.engine.state import TrainState
 from deepclust.losses import NTXentLoss
 from deepclust.models import ContrastiveModel, SimCLRProjectionHead
 from deepclust.transforms import SimCLRTransform
@@ -33,9 +34,9 @@ class SimCLR(nn.Module):
         self.transform = transform
         self.criterion = NTXentLoss(temperature=temperature, symmetric=symmetric)
 
-    def training_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> LossOutput:
+    def training_step(self, batch: dict[str, torch.Tensor], state: TrainState) -> LossOutput:
         """Embeds two views of `batch["images"]` (uint8, (B, H, W, C)) and returns the NT-Xent loss."""
-        view0, view1 = self.transform(batch["images"], generator)
+        view0, view1 = self.transform(batch["images"], state.generator)
         z = self.model(torch.cat([view0, view1]))  # (2B, output_dim), unit norm
         z0, z1 = z.float().chunk(2)
         loss = self.criterion(z0, z1)

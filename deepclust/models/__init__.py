@@ -1,9 +1,23 @@
-"""Backbones, heads and the two composite models the stages save: contrastive and clustering."""
+"""Backbones, heads and the composite models the stages save: contrastive, clustering and autoencoder.
+
+Every model records its architecture (`architecture(model)`), so a saved artifact names what it holds
+and any consumer rebuilds it (`deepclust.models.io`).
+"""
+
+from typing import Any
 
 from torch import nn
 
-from deepclust.models.backbones import BACKBONES, ResNet, SmallCNN, build_backbone
-from deepclust.models.heads import ClusteringHead, ProjectionHead, SimCLRProjectionHead
+from deepclust.models.autoencoder import AutoEncoder
+from deepclust.models.backbones import BACKBONES, IdentityBackbone, ResNet, SmallCNN, build_backbone
+from deepclust.models.heads import (
+    ClusteringHead,
+    IdentityHead,
+    MultiKClusteringHead,
+    ProjectionHead,
+    SimCLRProjectionHead,
+    build_head,
+)
 
 
 class ContrastiveModel(nn.Module):
@@ -19,9 +33,9 @@ class ContrastiveModel(nn.Module):
 
 
 class ClusteringModel(nn.Module):
-    """Backbone plus multi-head clustering head; `forward` returns logits (num_heads, B, num_clusters)."""
+    """Backbone plus clustering head; `forward` returns logits (num_heads, B, num_clusters)."""
 
-    def __init__(self, backbone: nn.Module, head: ClusteringHead) -> None:
+    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
@@ -30,7 +44,38 @@ class ClusteringModel(nn.Module):
         return self.head(self.backbone(x))
 
 
+MODELS: dict[str, type[nn.Module]] = {
+    "contrastive": ContrastiveModel, "clustering": ClusteringModel, "autoencoder": AutoEncoder,
+}
+
+
+def architecture(model: nn.Module) -> dict[str, Any]:
+    """What a saved model records: its kind and its parts' `arch` (see `build_backbone`, the heads).
+
+    Raises:
+        ValueError: A part was built without recording its architecture.
+    """
+    kind = next((k for k, cls in MODELS.items() if type(model) is cls), None)
+    if kind == "autoencoder":
+        return {"model": kind, **model.arch}
+    if kind is None or not hasattr(model.backbone, "arch") or not hasattr(model.head, "arch"):
+        raise ValueError(f"{type(model).__name__}: build backbones with build_backbone and use deepclust heads")
+    return {"model": kind, "backbone": dict(model.backbone.arch), "head": dict(model.head.arch)}
+
+
+def build_model(arch: dict[str, Any]) -> nn.Module:
+    """Rebuilds an (untrained) model from `architecture(model)`'s record."""
+    kind = arch.get("model")
+    if kind == "autoencoder":
+        return AutoEncoder(arch["input_dim"], arch["hidden_dims"])
+    if kind not in MODELS:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(MODELS)}")
+    return MODELS[kind](build_backbone(**arch["backbone"]), build_head(arch["head"]))
+
+
 __all__ = [
-    "BACKBONES", "ResNet", "SmallCNN", "build_backbone", "ClusteringHead", "ProjectionHead",
-    "SimCLRProjectionHead", "ContrastiveModel", "ClusteringModel",
+    "BACKBONES", "MODELS", "AutoEncoder", "ClusteringHead", "ClusteringModel", "ContrastiveModel",
+    "IdentityBackbone", "IdentityHead", "MultiKClusteringHead", "ProjectionHead", "ResNet", "SimCLRProjectionHead",
+    "SmallCNN",
+    "architecture", "build_backbone", "build_head", "build_model",
 ]

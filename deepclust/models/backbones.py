@@ -119,20 +119,55 @@ class SmallCNN(nn.Module):
         return torch.flatten(self.pool(self.features(x)), 1)  # (B, 4 * width)
 
 
+class IdentityBackbone(nn.Module):
+    """The input itself as the features: the backbone of a model trained on a feature table (e.g. CLIP
+    embeddings) or on flattened pixels, so heads, methods and artifacts need no special case for it.
+
+    Args:
+        input_dim: Feature size D of the input rows.
+    """
+
+    def __init__(self, input_dim: int) -> None:
+        super().__init__()
+        if input_dim < 1:
+            raise ValueError(f"input_dim must be >= 1, got {input_dim}")
+        self.output_dim = input_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)  # (B, D)
+
+
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "resnet18": lambda in_channels=3, **kw: ResNet((2, 2, 2, 2), in_channels, "cifar"),
     "resnet34": lambda in_channels=3, **kw: ResNet((3, 4, 6, 3), in_channels, "cifar"),
     "resnet18_stl": lambda in_channels=3, **kw: ResNet((2, 2, 2, 2), in_channels, "stl"),
     "small_cnn": lambda in_channels=3, width=32, **kw: SmallCNN(in_channels, width),
+    "identity": lambda input_dim=1, **kw: IdentityBackbone(input_dim),
 }
 
 
-def build_backbone(name: str, in_channels: int = 3, width: int = 32) -> nn.Module:
-    """Builds a backbone by name from `BACKBONES`.
+def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: int | None = None) -> nn.Module:
+    """Builds a backbone by name from `BACKBONES` and records how in its `arch` attribute.
+
+    `arch` is what a saved model stores so that any consumer can rebuild the backbone (models/io.py).
+
+    Args:
+        name: A key of `BACKBONES`.
+        in_channels: Image channels (convolutional backbones).
+        width: small_cnn width (ignored by the others).
+        input_dim: Feature size of an `identity` backbone (required for it, ignored by the others).
 
     Raises:
-        DeepclustError: If `name` is not a known backbone.
+        DeepclustError: If `name` is not a known backbone, or `identity` lacks `input_dim`.
     """
     if name not in BACKBONES:
         raise DeepclustError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
-    return BACKBONES[name](in_channels=in_channels, width=width)
+    if name == "identity":
+        if input_dim is None:
+            raise DeepclustError("the identity backbone needs input_dim (the feature size)")
+        backbone = BACKBONES[name](input_dim=input_dim)
+        backbone.arch = {"name": name, "input_dim": int(input_dim)}
+        return backbone
+    backbone = BACKBONES[name](in_channels=in_channels, width=width)
+    backbone.arch = {"name": name, "in_channels": int(in_channels), "width": int(width)}
+    return backbone

@@ -5,6 +5,7 @@ a `torch.Generator` on the same device; the same generator state gives the same 
 """
 
 from deepclust.transforms.eval_transform import EvalTransform
+from deepclust.transforms.feature_transform import FeatureTransform
 from deepclust.transforms.scan_transform import SCANStrongTransform
 from deepclust.transforms.simclr_transform import SimCLRTransform, SimCLRViewTransform
 
@@ -12,6 +13,9 @@ TRANSFORMS: dict[str, type] = {
     "simclr": SimCLRTransform,
     "scan_strong": SCANStrongTransform,
     "eval": EvalTransform,
+    "features": FeatureTransform,
 }
 
-__all__ = ["TRANSFORMS", "EvalTransform", "SCANStrongTransform", "SimCLRTransform", "SimCLRViewTransform"]
+__all__ = [
+    "TRANSFORMS", "EvalTransform", "FeatureTransform", "SCANStrongTransform", "SimCLRTransform", "SimCLRViewTransform",
+]

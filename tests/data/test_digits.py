@@ -32,6 +32,20 @@ def test_digits_scaling_matches_sklearn() -> None:
     assert np.unique(all_images).tolist() == expected.tolist()
 
 
+def test_digits_ids_are_indices_into_load_digits() -> None:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    data = load_source("digits", Path("."), seed=4)
+    for split in (data.train, data.test):
+        assert split.ids.dtype.kind == "U" and len(set(split.ids)) == len(split)
+        index = np.array([int(i.removeprefix("digits/")) for i in split.ids])
+        assert np.array_equal(split.labels, bunch.target[index])
+        assert np.array_equal(split.images[..., 0], np.rint(bunch.images[index] * 255 / 16))
+    assert not set(data.train.ids) & set(data.test.ids)
+    assert len(set(data.train.ids) | set(data.test.ids)) == len(bunch.target)
+
+
 def test_digits_deterministic_and_seed_dependent() -> None:
     a = load_source("digits", Path("."), seed=1)
     b = load_source("digits", Path("."), seed=1)

@@ -22,6 +22,7 @@ def test_png_rgb_with_labels_is_lossless(tmp_path: Path) -> None:
     data = load_source("parquet", tmp_path, train="train.parquet")
     assert np.array_equal(data.train.images, x) and data.train.labels.tolist() == [3, 1, 4, 1, 5]
     assert data.train.labels.dtype == np.int64 and data.test is data.train and data.card["test_is_train"]
+    assert data.train.ids.tolist() == [f"train.parquet:{i}" for i in range(5)] and data.card["skipped"] == []
 
 
 def test_jpeg_train_and_grayscale_png_test_without_labels(tmp_path: Path) -> None:
@@ -30,6 +31,7 @@ def test_jpeg_train_and_grayscale_png_test_without_labels(tmp_path: Path) -> Non
     write_image_parquet(tmp_path / "b.parquet", [encode(a, "PNG") for a in gray[:2]], None)
     data = load_source("parquet", tmp_path, train=tmp_path / "a.parquet", test="b.parquet")
     assert data.train.images.shape == (4, 8, 8, 1) and data.train.labels is None and len(data.test) == 2
+    assert data.train.ids[3] == "a.parquet:3" and data.test.ids.tolist() == ["b.parquet:0", "b.parquet:1"]
     jpg = _rgb(3)
     write_image_parquet(tmp_path / "j.parquet", [encode(a, "JPEG") for a in jpg], [0, 1, 2])
     data = load_source("parquet", tmp_path, train="j.parquet")

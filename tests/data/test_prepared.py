@@ -38,6 +38,28 @@ def test_round_trip_features_and_test_is_train(tmp_path: Path) -> None:
     back = load_prepared(tmp_path / "out")
     assert back.train.images is None and back.train.features.dtype == np.float32 and back.test is back.train
     assert back.unlabeled is None and (tmp_path / "out/test.npz").is_file()
+    assert back.train.ids.tolist() == ["f.npy:0", "f.npy:1", "f.npy:2"] and back.test.ids is back.train.ids
+    assert back.card["image_shape"] is None and back.card["feature_dim"] == 2
+
+
+def test_ids_round_trip_without_pickle(tmp_path: Path) -> None:
+    digits = load_source("digits", tmp_path)
+    save_prepared(digits, tmp_path / "p")
+    for name in ("train", "test"):
+        with np.load(tmp_path / f"p/{name}.npz", allow_pickle=False) as z:
+            assert z["ids"].dtype.kind == "U"
+    back = load_prepared(tmp_path / "p")
+    assert np.array_equal(back.train.ids, digits.train.ids) and np.array_equal(back.test.ids, digits.test.ids)
+    assert back.train.ids[0].startswith("digits/") and np.array_equal(back.test.labels, digits.test.labels)
+
+
+def test_old_prepared_dir_without_ids_gets_row_numbers(tmp_path: Path) -> None:
+    save_prepared(_stl_like(), tmp_path / "old")  # built by hand without ids, as before ids existed
+    with np.load(tmp_path / "old/train.npz") as z:
+        assert "ids" not in z.files
+    back = load_prepared(tmp_path / "old")
+    assert back.train.ids.tolist() == ["0", "1", "2", "3"] and back.test.ids.tolist() == ["0", "1"]
+    assert back.unlabeled.ids.tolist() == ["0", "1", "2"]
 
 
 def test_save_replaces_previous_output(tmp_path: Path) -> None:
@@ -88,6 +110,8 @@ def test_dataset_stats() -> None:
     assert np.allclose(mean, (0.5, 0.0, 0.2)) and np.allclose(std, (0.5, 0.0, 0.0), atol=1e-6)
     with pytest.raises(DeepclustError):
         dataset_stats(np.zeros((0, 2, 2, 1), dtype=np.uint8))
+    with pytest.raises(DeepclustError, match="features split"):
+        dataset_stats(None)
 
 
 def test_split_validation() -> None:
@@ -95,3 +119,19 @@ def test_split_validation() -> None:
         Split(np.zeros((2, 3, 3, 1), dtype=np.float32), None)
     with pytest.raises(DeepclustError, match="labels has 3 rows"):
         Split(np.zeros((2, 3, 3, 1), dtype=np.uint8), np.zeros(3, dtype=np.int64))
+
+
+def test_split_ids_validation() -> None:
+    images = np.zeros((3, 2, 2, 1), dtype=np.uint8)
+    split = Split(images, None, ids=np.array(["a", "b", "c"]))
+    assert split.ids.tolist() == ["a", "b", "c"] and Split(images, None).ids is None
+    with pytest.raises(DeepclustError, match="ids has 2 rows"):
+        Split(images, None, ids=np.array(["a", "b"]))
+    with pytest.raises(DeepclustError, match=r"unique; repeated: \['a'\]"):
+        Split(images, None, ids=np.array(["a", "b", "a"]))
+    with pytest.raises(DeepclustError, match="unicode"):
+        Split(images, None, ids=np.arange(3))
+    with pytest.raises(DeepclustError, match="unicode"):
+        Split(images, None, ids=np.array(["a", "b", "c"], dtype=object))
+    features = Split(None, None, np.zeros((2, 4), dtype=np.float32), np.array(["x:0", "x:1"]))
+    assert len(features) == 2

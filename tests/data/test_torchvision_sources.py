@@ -25,6 +25,8 @@ def test_cifar10_offline_files(tmp_path: Path, no_md5: None) -> None:
     assert np.array_equal(data.train.images, ref["train"]) and np.array_equal(data.test.images, ref["test"])
     assert np.array_equal(data.train.labels, ref["train_y"]) and data.train.labels.dtype == np.int64
     assert data.class_names[0] == "airplane" and data.card["name"] == "cifar10"
+    assert data.train.ids.tolist() == [f"cifar10/train/{i}" for i in range(20)]
+    assert data.test.ids.tolist() == [f"cifar10/test/{i}" for i in range(6)]
 
 
 def test_cifar20_maps_fine_labels_to_superclasses(tmp_path: Path, no_md5: None) -> None:
@@ -33,6 +35,7 @@ def test_cifar20_maps_fine_labels_to_superclasses(tmp_path: Path, no_md5: None) 
     assert np.array_equal(data.train.labels, np.asarray(CIFAR100_TO_20)[ref["train_y"]])
     assert np.array_equal(data.test.images, ref["test"])
     assert data.class_names == list(CIFAR20_CLASS_NAMES) and data.card["num_classes"] == 20
+    assert data.train.ids[17] == "cifar20/train/17" and data.test.ids[-1] == "cifar20/test/9"
 
 
 def test_cifar20_table_is_five_fine_classes_per_superclass() -> None:
@@ -47,6 +50,7 @@ def test_mnist_offline_files(tmp_path: Path, no_md5: None) -> None:
     assert data.train.images.shape == (12, 28, 28, 1) and data.test.images.shape == (5, 28, 28, 1)
     assert np.array_equal(data.train.images[..., 0], ref["train"])
     assert np.array_equal(data.test.labels, ref["t10k_y"].astype(np.int64))
+    assert data.train.ids[11] == "mnist/train/11" and data.test.ids.tolist()[:2] == ["mnist/test/0", "mnist/test/1"]
 
 
 def test_stl10_offline_files_with_unlabeled(tmp_path: Path, no_md5: None) -> None:
@@ -57,6 +61,8 @@ def test_stl10_offline_files_with_unlabeled(tmp_path: Path, no_md5: None) -> Non
     assert np.array_equal(data.unlabeled.images, ref["unlabeled"])
     assert np.array_equal(data.train.labels, ref["train_y"]) and data.unlabeled.labels is None
     assert data.card["splits"]["unlabeled"]["n"] == 3 and data.class_names[0] == "s0"
+    assert data.train.ids[5] == "stl10/train/5" and data.test.ids[3] == "stl10/test/3"
+    assert data.unlabeled.ids.tolist() == ["stl10/unlabeled/0", "stl10/unlabeled/1", "stl10/unlabeled/2"]
     without = load_source("torchvision", tmp_path, name="stl10", download=False, include_unlabeled=False)
     assert without.unlabeled is None
 

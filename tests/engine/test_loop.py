@@ -1,10 +1,11 @@
-"""The training loop on a toy method: learning, determinism, resume, NaN guard, skipped batches, batching."""
+"""The training loop on a toy method: learning, determinism, the pre-hooks oracle, resume, NaN guard, skips."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,11 +16,18 @@ from deepclust.engine import (
     FitResult,
     LossOutput,
     Runtime,
+    TrainState,
     constant_schedule,
+    cosine_schedule,
     fit,
     load_checkpoint,
+    random_order,
+    save_checkpoint,
 )
 from deepclust.errors import DeepclustError, NonFiniteLossError
+from deepclust.methods import SimCLR
+from deepclust.models import build_backbone
+from deepclust.transforms import SimCLRTransform
 
 N, DIM, BATCH = 48, 4, 12  # 4 batches per epoch
 
@@ -36,15 +44,15 @@ class Toy(nn.Module):
         self.linear = nn.Linear(DIM, 1)
         self.calls = 0
 
-    def training_step(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> LossOutput | None:
+    def training_step(self, batch: dict[str, torch.Tensor], state: TrainState) -> LossOutput | None:
         self.calls += 1
-        x = batch["x"] + 0.05 * torch.randn(batch["x"].shape, generator=generator)
+        x = batch["x"] + 0.05 * torch.randn(batch["x"].shape, generator=state.generator)
         loss = ((self.linear(x).squeeze(1) - batch["y"]) ** 2).mean()
         return LossOutput(loss, {"abs_bias": self.linear.bias.abs().item()})
 
 
 def _batches(seed: int = 0) -> Callable[[int], EpochBatches]:
-    return lambda epoch: EpochBatches(N, BATCH, epoch, seed, lambda idx: {"x": X[idx], "y": Y[idx]})
+    return lambda epoch: EpochBatches(random_order(N, epoch, seed), BATCH, lambda idx: {"x": X[idx], "y": Y[idx]})
 
 
 def _run(run_dir: Path | None, epochs: int = 4, fingerprint: str = "fp", method: nn.Module | None = None,
@@ -93,9 +101,9 @@ def test_lr_schedule_is_applied_per_step(tmp_path: Path) -> None:
     optimizer = torch.optim.SGD(method.parameters(), lr=1.0)
     original = method.training_step
 
-    def spy(batch, generator):
+    def spy(batch, state):
         seen.append(optimizer.param_groups[0]["lr"])
-        return original(batch, generator)
+        return original(batch, state)
 
     method.training_step = spy
     schedule = torch.linspace(0.1, 0.01, 8).double().numpy()
@@ -139,6 +147,15 @@ def test_finished_run_trains_nothing(tmp_path: Path) -> None:
     assert result.start_epoch == 2 and method.calls == 0 and len(result.history) == 2
 
 
+def test_checkpoint_without_global_step_is_refused(tmp_path: Path) -> None:
+    # an older engine derived the step from epoch * batches, which a changing sampler breaks
+    method = Toy()
+    save_checkpoint(tmp_path / "run" / "checkpoint.pt", "fp", {"epoch": 1, "history": [{"epoch": 1}]},
+                    method=method, optimizer=torch.optim.SGD(method.parameters(), lr=0.1, momentum=0.9))
+    with pytest.raises(DeepclustError, match="no global step"):
+        _run(tmp_path / "run", epochs=2)
+
+
 def test_other_fingerprint_starts_over(tmp_path: Path) -> None:
     _run(tmp_path / "run", epochs=2, fingerprint="old")
     method, result = _run(tmp_path / "run", epochs=2, fingerprint="new")
@@ -154,8 +171,8 @@ class NaNAfter(Toy):
         super().__init__()
         self.after = after
 
-    def training_step(self, batch, generator):
-        out = super().training_step(batch, generator)
+    def training_step(self, batch, state):
+        out = super().training_step(batch, state)
         if self.calls > self.after:
             out.loss = out.loss * float("nan")
         return out
@@ -185,14 +202,14 @@ def test_non_finite_loss_without_run_dir() -> None:
 class SkipOdd(Toy):
     """Skips every other batch (as self-labelling does when no sample is confident)."""
 
-    def training_step(self, batch, generator):
-        out = super().training_step(batch, generator)
+    def training_step(self, batch, state):
+        out = super().training_step(batch, state)
         return None if self.calls % 2 else out
 
 
 class SkipAll(Toy):
-    def training_step(self, batch, generator):
-        super().training_step(batch, generator)
+    def training_step(self, batch, state):
+        super().training_step(batch, state)
         return None
 
 
@@ -212,32 +229,82 @@ def test_all_batches_skipped_does_not_crash(tmp_path: Path) -> None:
         assert torch.equal(value, before[key])
 
 
-class TestEpochBatches:
-    def _indices(self, num_samples: int, batch_size: int, epoch: int, seed: int = 0, drop_last: bool = True):
-        b = EpochBatches(num_samples, batch_size, epoch, seed, lambda idx: {"idx": idx}, drop_last=drop_last)
-        return len(b), [batch["idx"] for batch in b]
 
-    @pytest.mark.parametrize(("num_samples", "batch_size"), [(10, 3), (12, 4), (5, 1)])
-    def test_covers_every_index_once(self, num_samples: int, batch_size: int) -> None:
-        n, batches = self._indices(num_samples, batch_size, epoch=0, drop_last=False)
-        assert n == len(batches) == -(-num_samples // batch_size)
-        assert sorted(torch.cat(batches).tolist()) == list(range(num_samples))
+# The loop before hooks (commit 1dca1fc, deepclust/engine/loop.py and batches.py) kept as an oracle: a method
+# without hooks must train to exactly the same weights, so existing runs reproduce bit for bit.
+def _old_order(num_samples: int, epoch: int, seed: int, samples_per_epoch: int | None) -> torch.Tensor:
+    g = torch.Generator().manual_seed(hash((seed, epoch)) & 0x7FFF_FFFF)
+    return torch.randperm(num_samples, generator=g)[:samples_per_epoch]
 
-    def test_drop_last(self) -> None:
-        n, batches = self._indices(10, 3, epoch=0)
-        assert n == len(batches) == 3
-        flat = torch.cat(batches).tolist()
-        assert len(set(flat)) == 9 and all(len(b) == 3 for b in batches)
 
-    def test_batch_size_clamped(self) -> None:
-        n, batches = self._indices(5, 64, epoch=0)
-        assert n == 1 and sorted(batches[0].tolist()) == list(range(5))
+def _old_fit(method: nn.Module, optimizer: torch.optim.Optimizer, make_batch, num_samples: int, batch_size: int,
+             seed: int, samples_per_epoch: int | None, epochs: int, runtime: Runtime, lr_schedule,
+             clip_grad: float | None) -> None:
+    method.to(runtime.device)
+    step = 0
+    for epoch in range(epochs):
+        method.train()
+        generator = runtime.generator(offset=epoch)
+        order = _old_order(num_samples, epoch, seed, samples_per_epoch)
+        bs = max(1, min(batch_size, len(order)))
+        for i in range(len(order) // bs):
+            batch = make_batch(order[i * bs:(i + 1) * bs])
+            lr = float(lr_schedule[min(step, len(lr_schedule) - 1)])
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            step += 1
+            with runtime.autocast():
+                # the old methods took the generator; today's read `state.generator`
+                out = method.training_step({k: v.to(runtime.device) for k, v in batch.items()},
+                                           SimpleNamespace(generator=generator))
+            if out is None:
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if clip_grad:
+                nn.utils.clip_grad_norm_(method.parameters(), clip_grad)
+            optimizer.step()
 
-    def test_seeded_by_epoch(self) -> None:
-        _, a = self._indices(50, 10, epoch=3, seed=7)
-        _, b = self._indices(50, 10, epoch=3, seed=7)
-        _, c = self._indices(50, 10, epoch=4, seed=7)
-        _, d = self._indices(50, 10, epoch=3, seed=8)
-        assert torch.equal(torch.cat(a), torch.cat(b))
-        assert not torch.equal(torch.cat(a), torch.cat(c))
-        assert not torch.equal(torch.cat(a), torch.cat(d))
+
+def _toy_setup(method_cls: type[nn.Module]):
+    method = method_cls()
+    optimizer = torch.optim.SGD(method.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    return method, optimizer, lambda idx: {"x": X[idx], "y": Y[idx]}, N
+
+
+def _simclr_setup():
+    images = torch.randint(0, 256, (40, 12, 12, 1), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    transform = SimCLRTransform(mean=[0.3], std=[0.3], crop_scale=(0.5, 1.0))
+    method = SimCLR(build_backbone("small_cnn", 1, 4), transform, 0.1, False, hidden_dim=16, output_dim=8)
+    optimizer = torch.optim.SGD(method.parameters(), lr=0.4, momentum=0.9, weight_decay=1e-4)
+    return method, optimizer, lambda idx: {"images": images[idx]}, len(images)
+
+
+def _train(setup, new: bool, samples_per_epoch: int | None, clip_grad: float | None):
+    epochs, batch_size, seed = 3, 8, 5
+    runtime = Runtime.auto(seed=2, device="cpu")
+    torch.manual_seed(0)
+    method, optimizer, make_batch, num_samples = setup()
+    steps = len(_old_order(num_samples, 0, seed, samples_per_epoch)) // batch_size
+    schedule = cosine_schedule(0.1, 0.001, epochs, steps)
+    if new:
+        batches = lambda e: EpochBatches(  # noqa: E731
+            random_order(num_samples, e, seed, samples_per_epoch), batch_size, make_batch)
+        fit(method, optimizer, batches, epochs=epochs, runtime=runtime, lr_schedule=schedule, clip_grad=clip_grad)
+    else:
+        _old_fit(method, optimizer, make_batch, num_samples, batch_size, seed, samples_per_epoch, epochs,
+                 runtime, schedule, clip_grad)
+    return method, optimizer
+
+
+@pytest.mark.parametrize(("setup", "samples_per_epoch", "clip_grad"), [
+    (lambda: _toy_setup(Toy), None, None),
+    (lambda: _toy_setup(SkipOdd), 40, 0.5),
+    (_simclr_setup, 36, 3.0),
+], ids=["toy", "toy-skips-subset-clip", "simclr"])
+def test_plain_method_matches_pre_hooks_loop(setup, samples_per_epoch: int | None, clip_grad: float | None) -> None:
+    old, old_opt = _train(setup, False, samples_per_epoch, clip_grad)
+    new, new_opt = _train(setup, True, samples_per_epoch, clip_grad)
+    _assert_identical(old, new)
+    for a, b in zip(old_opt.state.values(), new_opt.state.values(), strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from deepclust.engine import Runtime, TrainState
 from deepclust.methods import SCAN, scan_batch_maker, selection_losses
 from deepclust.models import build_backbone
 from deepclust.transforms import SCANStrongTransform
@@ -20,6 +21,13 @@ def _method(num_heads: int = 2, update_head_only: bool = False) -> SCAN:
                 entropy_weight=5.0, update_head_only=update_head_only)
 
 
+def _state(seed: int = 0) -> TrainState:
+    """The loop's state for a single step; the method reads only its generator."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    return TrainState(Runtime.auto(seed=0, device="cpu"), optimizer, epochs=1,
+                      generator=torch.Generator().manual_seed(seed))
+
+
 def _batch(b: int = 6) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(1)
     return {k: torch.randint(0, 256, (b, 8, 8, 1), dtype=torch.uint8, generator=g)
@@ -29,7 +37,7 @@ def _batch(b: int = 6) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("num_heads", [1, 3])
 def test_training_step_gives_finite_scalar_with_grad(num_heads: int) -> None:
     method = _method(num_heads).train()
-    out = method.training_step(_batch(), torch.Generator().manual_seed(0))
+    out = method.training_step(_batch(), _state(0))
     assert out.loss.dim() == 0 and torch.isfinite(out.loss) and out.loss.requires_grad
     assert 0.0 <= out.metrics["entropy"] <= math.log(3) + 1e-6
     assert out.metrics["consistency"] >= 0.0
@@ -46,7 +54,7 @@ def test_update_head_only_leaves_backbone_unchanged() -> None:
     params = [p for p in method.parameters() if p.requires_grad]
     assert params and all(not p.requires_grad for p in method.model.backbone.parameters())
     optimizer = torch.optim.Adam(params, lr=0.1)
-    out = method.training_step(_batch(), torch.Generator().manual_seed(0))
+    out = method.training_step(_batch(), _state(0))
     optimizer.zero_grad()
     out.loss.backward()
     optimizer.step()

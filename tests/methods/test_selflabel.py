@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from deepclust.engine import Runtime, TrainState
 from deepclust.methods import SelfLabel
 from deepclust.models import ClusteringHead, ClusteringModel, build_backbone
 from deepclust.transforms import EvalTransform, SCANStrongTransform
@@ -20,18 +21,25 @@ def _method(threshold: float) -> SelfLabel:
     return SelfLabel(model, EvalTransform(MEAN, STD), strong, threshold=threshold)
 
 
+def _state(seed: int = 0) -> TrainState:
+    """The loop's state for a single step; the method reads only its generator."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    return TrainState(Runtime.auto(seed=0, device="cpu"), optimizer, epochs=1,
+                      generator=torch.Generator().manual_seed(seed))
+
+
 def _images(b: int = 16) -> torch.Tensor:
     return torch.randint(0, 256, (b, 8, 8, 1), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
 
 
 def test_nothing_confident_returns_none() -> None:
     method = _method(threshold=0.999999).train()
-    assert method.training_step({"images": _images()}, torch.Generator().manual_seed(0)) is None
+    assert method.training_step({"images": _images()}, _state(0)) is None
 
 
 def test_confident_samples_give_finite_scalar_with_grad() -> None:
     method = _method(threshold=0.01).train()  # with 3 clusters every max probability is > 1/3
-    out = method.training_step({"images": _images()}, torch.Generator().manual_seed(0))
+    out = method.training_step({"images": _images()}, _state(0))
     assert out is not None
     assert out.loss.dim() == 0 and torch.isfinite(out.loss) and out.loss.requires_grad
     assert out.metrics["confident_fraction"] == pytest.approx(1.0)

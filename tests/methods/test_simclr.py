@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from deepclust.engine import LossOutput
+from deepclust.engine import LossOutput, Runtime, TrainState
 from deepclust.methods import METHODS, SimCLR
 from deepclust.models import build_backbone
 from deepclust.transforms import SimCLRTransform
@@ -21,6 +21,13 @@ def _method(symmetric: bool = False) -> SimCLR:
                   hidden_dim=16, output_dim=8)
 
 
+def _state(seed: int = 0) -> TrainState:
+    """The loop's state for a single step; the method reads only its generator."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    return TrainState(Runtime.auto(seed=0, device="cpu"), optimizer, epochs=1,
+                      generator=torch.Generator().manual_seed(seed))
+
+
 def _images(b: int = 8) -> torch.Tensor:
     return torch.randint(0, 256, (b, 8, 8, 1), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
 
@@ -28,7 +35,7 @@ def _images(b: int = 8) -> torch.Tensor:
 @pytest.mark.parametrize("symmetric", [False, True])
 def test_training_step_gives_finite_scalar_with_grad(symmetric: bool) -> None:
     method = _method(symmetric).train()
-    out = method.training_step({"images": _images()}, torch.Generator().manual_seed(0))
+    out = method.training_step({"images": _images()}, _state(0))
     assert isinstance(out, LossOutput)
     assert out.loss.dim() == 0 and torch.isfinite(out.loss) and out.loss.requires_grad
     assert -1.0 <= out.metrics["positive_similarity"] <= 1.0
@@ -40,14 +47,14 @@ def test_training_step_gives_finite_scalar_with_grad(symmetric: bool) -> None:
 
 def test_loss_is_bounded_by_log_of_negatives() -> None:
     # NT-Xent with 2B - 1 candidates lies in [0, log(2B - 1) + 2 / temperature].
-    out = _method().training_step({"images": _images(8)}, torch.Generator().manual_seed(0))
+    out = _method().training_step({"images": _images(8)}, _state(0))
     assert 0.0 <= out.loss.item() <= math.log(15) + 2 / 0.1
 
 
 def test_same_generator_same_loss() -> None:
     method = _method().train()
-    a = method.training_step({"images": _images()}, torch.Generator().manual_seed(5)).loss.item()
-    b = method.training_step({"images": _images()}, torch.Generator().manual_seed(5)).loss.item()
+    a = method.training_step({"images": _images()}, _state(5)).loss.item()
+    b = method.training_step({"images": _images()}, _state(5)).loss.item()
     assert a == b
 
 

@@ -20,7 +20,21 @@ CASES = [
 
 
 def test_every_backbone_is_covered() -> None:
-    assert {name for name, *_ in CASES} == set(BACKBONES)
+    assert {name for name, *_ in CASES} | {"identity"} == set(BACKBONES)
+
+
+def test_identity_backbone_passes_feature_rows_through() -> None:
+    model = build_backbone("identity", input_dim=5)
+    x = torch.randn(3, 5)
+    assert torch.equal(model(x), x) and model.output_dim == 5
+    assert model.arch == {"name": "identity", "input_dim": 5}
+    with pytest.raises(DeepclustError, match="input_dim"):
+        build_backbone("identity")
+
+
+@pytest.mark.parametrize("name", ["resnet18", "small_cnn"])
+def test_build_backbone_records_its_architecture(name: str) -> None:
+    assert build_backbone(name, in_channels=1, width=4).arch == {"name": name, "in_channels": 1, "width": 4}
 
 
 @pytest.mark.parametrize("in_channels", [1, 3])

@@ -67,3 +67,33 @@ def test_clustering_head_value_errors() -> None:
         ClusteringHead(8, 1)
     with pytest.raises(ValueError, match="num_heads"):
         ClusteringHead(8, 3, num_heads=0)
+
+
+def test_mlp_clustering_head_and_keep() -> None:
+    from deepclust.models import ClusteringHead
+
+    torch.manual_seed(0)
+    head = ClusteringHead(6, 4, num_heads=3, hidden_dim=10).eval()
+    x = torch.randn(5, 6)
+    out = head(x)
+    assert out.shape == (3, 5, 4) and head.arch["kind"] == "mlp"
+    single = head.keep(2).eval()
+    assert single.arch == {**head.arch, "num_heads": 1}
+    assert torch.equal(single(x)[0], out[2])
+
+
+def test_multi_k_head_gives_one_output_per_k() -> None:
+    from deepclust.models import MultiKClusteringHead
+
+    head = MultiKClusteringHead(6, [10, 70], num_heads=5)
+    outs = head(torch.randn(2, 6))
+    assert [o.shape for o in outs] == [(5, 2, 10), (5, 2, 70)]
+    with pytest.raises(ValueError, match="at least one K"):
+        MultiKClusteringHead(6, [])
+
+
+def test_build_head_rejects_unknown_kind() -> None:
+    from deepclust.models import build_head
+
+    with pytest.raises(ValueError, match="unknown head kind 'vq'"):
+        build_head({"kind": "vq"})

@@ -1,4 +1,4 @@
-"""save_model / load_contrastive / load_clustering: exact round trip, strict loading, missing files."""
+"""save_model / load_model: the architecture travels with the weights; exact round trips, strict loading."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ import torch
 from deepclust.engine import save_checkpoint
 from deepclust.errors import DeepclustError
 from deepclust.models import (
+    AutoEncoder,
     ClusteringHead,
     ClusteringModel,
     ContrastiveModel,
+    MultiKClusteringHead,
     SimCLRProjectionHead,
+    architecture,
     build_backbone,
 )
-from deepclust.models.io import load_clustering, load_contrastive, save_model
-
-CFG = {"backbone": "small_cnn", "width": 4, "in_channels": 1, "hidden_dim": 16, "output_dim": 8}
+from deepclust.models.io import load_backbone, load_clustering, load_contrastive, load_model, save_model
 
 
 def _contrastive() -> ContrastiveModel:
@@ -31,9 +32,9 @@ def _contrastive() -> ContrastiveModel:
     return model
 
 
-def _clustering(num_heads: int = 2) -> ClusteringModel:
+def _clustering(num_heads: int = 2, hidden_dim: int | None = None) -> ClusteringModel:
     backbone = _contrastive().backbone
-    return ClusteringModel(backbone, ClusteringHead(backbone.output_dim, 3, num_heads))
+    return ClusteringModel(backbone, ClusteringHead(backbone.output_dim, 3, num_heads, hidden_dim))
 
 
 def _assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
@@ -45,38 +46,79 @@ def _assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
 
 def test_contrastive_round_trip(tmp_path: Path) -> None:
     model = _contrastive()
-    save_model(tmp_path / "model.pt", model, CFG)
-    loaded, cfg = load_contrastive(tmp_path / "model.pt")
-    assert cfg == CFG
+    save_model(tmp_path / "model.pt", model)
+    loaded, arch = load_contrastive(tmp_path / "model.pt")
+    assert arch == {"model": "contrastive", "backbone": {"name": "small_cnn", "in_channels": 1, "width": 4},
+                    "head": {"kind": "simclr", "input_dim": 16, "hidden_dim": 16, "output_dim": 8}}
     _assert_same_state(model, loaded)
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():
         assert torch.equal(model.eval()(x), loaded.eval()(x))
 
 
-def test_clustering_round_trip(tmp_path: Path) -> None:
-    model = _clustering(num_heads=2)
-    cfg = dict(CFG, num_clusters=3, num_heads=2)
-    save_model(tmp_path / "model.pt", model, cfg)
-    loaded, got = load_clustering(tmp_path / "model.pt")
-    assert got == cfg
+@pytest.mark.parametrize(("num_heads", "hidden_dim", "kind"), [(2, None, "linear"), (1, 8, "mlp")])
+def test_clustering_round_trip_records_the_head_kind(tmp_path: Path, num_heads: int, hidden_dim: int | None,
+                                                     kind: str) -> None:
+    model = _clustering(num_heads, hidden_dim)
+    save_model(tmp_path / "model.pt", model, {"selected_epoch": 3})
+    loaded, arch = load_clustering(tmp_path / "model.pt")
+    assert arch["head"] == {"kind": kind, "input_dim": 16, "num_clusters": 3, "num_heads": num_heads,
+                            "hidden_dim": hidden_dim}
     _assert_same_state(model, loaded)
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():
         out = loaded.eval()(x)
-        assert out.shape == (2, 4, 3)
+        assert out.shape == (num_heads, 4, 3)
         assert torch.equal(model.eval()(x), out)
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def _save_state(path: Path, state: dict, cfg: dict) -> None:
-    save_checkpoint(path, "", {"config": cfg}, model=state)
+def test_several_k_head_round_trip(tmp_path: Path) -> None:
+    backbone = build_backbone("identity", input_dim=6)
+    model = ClusteringModel(backbone, MultiKClusteringHead(6, [3, 7], num_heads=2))
+    save_model(tmp_path / "model.pt", model)
+    loaded, arch = load_clustering(tmp_path / "model.pt")
+    assert arch["head"]["kind"] == "multi_k" and arch["head"]["num_clusters"] == [3, 7]
+    x = torch.randn(5, 6)
+    with torch.no_grad():
+        assert [o.shape for o in loaded(x)] == [(2, 5, 3), (2, 5, 7)]
+        assert all(torch.equal(a, b) for a, b in zip(model(x), loaded(x), strict=True))
+
+
+def test_autoencoder_round_trip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = AutoEncoder(12, (8, 4))
+    save_model(tmp_path / "ae.pt", model)
+    loaded, arch = load_model(tmp_path / "ae.pt", "autoencoder", ("autoencoder",))
+    assert arch == {"model": "autoencoder", "input_dim": 12, "hidden_dims": [8, 4]}
+    x = torch.randn(3, 12)
+    z, recon = loaded(x)
+    assert z.shape == (3, 4) and recon.shape == (3, 12)
+    assert torch.equal(model(x)[1], recon)
+
+
+def test_any_backbone_producer_feeds_a_backbone_consumer(tmp_path: Path) -> None:
+    save_model(tmp_path / "pretext.pt", _contrastive())
+    save_model(tmp_path / "scan.pt", _clustering())
+    for name in ("pretext.pt", "scan.pt"):
+        assert load_backbone(tmp_path / name).backbone.arch["name"] == "small_cnn"
+
+
+def test_wrong_model_kind_is_an_error(tmp_path: Path) -> None:
+    save_model(tmp_path / "model.pt", _contrastive())
+    with pytest.raises(DeepclustError, match="holds a contrastive model; clustering model must be one of"):
+        load_clustering(tmp_path / "model.pt")
+
+
+def _save_state(path: Path, state: dict, arch: dict) -> None:
+    save_checkpoint(path, "", {"config": arch}, model=state)
 
 
 def test_missing_backbone_key_is_an_error(tmp_path: Path) -> None:
-    state = _contrastive().state_dict()
+    model = _contrastive()
+    state = model.state_dict()
     del state["backbone.features.0.weight"]
-    _save_state(tmp_path / "model.pt", state, CFG)
+    _save_state(tmp_path / "model.pt", state, architecture(model))
     with pytest.raises(DeepclustError, match="missing.*backbone.features.0.weight"):
         load_contrastive(tmp_path / "model.pt")
 
@@ -84,15 +126,23 @@ def test_missing_backbone_key_is_an_error(tmp_path: Path) -> None:
 def test_dataparallel_prefix_is_an_error(tmp_path: Path) -> None:
     # A DataParallel/DDP state dict has every key under "module."; loading it with strict=False would
     # silently leave the whole model at its random initialisation.
-    state = {f"module.{k}": v for k, v in _clustering(1).state_dict().items()}
-    _save_state(tmp_path / "model.pt", state, dict(CFG, num_clusters=3, num_heads=1))
+    model = _clustering(1)
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}
+    _save_state(tmp_path / "model.pt", state, architecture(model))
     with pytest.raises(DeepclustError, match="unexpected.*module\\."):
         load_clustering(tmp_path / "model.pt")
 
 
 def test_wrong_number_of_heads_is_an_error(tmp_path: Path) -> None:
-    save_model(tmp_path / "model.pt", _clustering(num_heads=2), dict(CFG, num_clusters=3, num_heads=1))
+    arch = architecture(_clustering(num_heads=1))
+    _save_state(tmp_path / "model.pt", _clustering(num_heads=2).state_dict(), arch)
     with pytest.raises(DeepclustError, match="unexpected.*head.heads.1"):
+        load_clustering(tmp_path / "model.pt")
+
+
+def test_unbuildable_architecture_is_an_error(tmp_path: Path) -> None:
+    _save_state(tmp_path / "model.pt", {}, {"model": "clustering", "backbone": {"name": "vit"}, "head": {}})
+    with pytest.raises(DeepclustError, match="cannot rebuild the model"):
         load_clustering(tmp_path / "model.pt")
 
 

@@ -1,10 +1,10 @@
 """Builds a temp copy of THIS project (real stages, real dvc.yaml) with tiny digits-only params.
 
 The copy is a git + DVC repository made from the checkout's files (`git ls-files`, untracked files
-included, `data/` and `tests/` left out). It gets its own params.yaml (digits only, seconds-long
-settings), and `scripts/gen_dvc_yaml.py` regenerates the two dvc.yaml files from it: the root dvc.yaml
-must come out byte-identical (it only names digits), pipelines/dvc.yaml comes out with empty `foreach`
-lists, so `dvc repro` at the root runs only digits and no stage references a missing params key.
+included, `data/` and `tests/` left out). It gets its own params.yaml (the same pipelines and main job,
+digits only, one seed, seconds-long settings), and `python -m pipelines sync` regenerates the dvc.yaml
+files from it: the root dvc.yaml and pipelines/dvc.yaml must come out byte-identical (DVC's own `foreach`
+over params.yaml's data sets makes them independent of the data sets), the extra seed files go away.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from pathlib import Path
 from toy_project import sh, venv_env
 
 REPO = Path(__file__).resolve().parents[2]
-DIGITS_STAGES = ["prepare", "pretext", "embed", "mine", "scan", "selflabel", "evaluate"]
-ALL_DIGITS = [f"{stage}@digits" for stage in DIGITS_STAGES]
+SCAN_STAGES = ["prepare", "pretext-scan", "embed-scan", "mine-scan", "scan", "selflabel-scan", "evaluate-scan"]
+SCAN_DIGITS = [f"pipelines/dvc.yaml:{stage}@digits" for stage in SCAN_STAGES]
+MAIN_DIGITS = SCAN_DIGITS + [f"pipelines/dvc.yaml:{stage}@digits" for stage in (
+    "kmeans", "evaluate-kmeans", "embed-kmeans-pixels", "kmeans-kmeans-pixels", "evaluate-kmeans-pixels")] + ["report"]
 UP_TO_DATE = "Data and pipelines are up to date."
 RUNNING = re.compile(r"Running stage '([^']+)'")
 RESUMING = re.compile(r"\[pretext digits\] resuming from epoch (\d+)")
@@ -30,8 +32,20 @@ PRETEXT_EPOCH = re.compile(r"\[pretext digits\] .*\bepoch=(\d+)")
 # Same structure as the project's params.yaml, digits only, tiny: the whole pipeline in about a minute.
 TINY_PARAMS = """\
 # tiny params written by tests/orchestration/real_project.py
+pipelines:
+  scan: [prepare, pretext, embed, mine, scan, selflabel, evaluate]
+  kmeans: [prepare, pretext, embed, kmeans, evaluate]
+  kmeans-pixels: [prepare, embed, kmeans, evaluate]
+  scan-on-features:
+    stages: [prepare, embed, mine, scan, selflabel, evaluate]
+    scan: {{head: mlp}}
+seeds: [0]
+main:
+  dataset: digits
+  pipelines: [scan, kmeans, kmeans-pixels]
 datasets:
   digits:
+    preset: digits
     source: {{kind: digits, test_fraction: 0.2, seed: 0}}
     num_classes: 10
 pretext:
@@ -44,7 +58,6 @@ pretext:
     temperature: 0.1
     augment: {{crop_scale: [0.5, 1.0], hflip_prob: 0.0, jitter_prob: 0.8, brightness: 0.4, contrast: 0.4,
               saturation: 0.0, hue: 0.0, grayscale_prob: 0.0}}
-    seed: 0
 embed:
   digits: {{batch_size: 512}}
 mine:
@@ -56,15 +69,15 @@ scan:
     entropy_weight: 5.0
     num_heads: 1
     augment: {{num_ops: 2, cutout_max: 3, hflip_prob: 0.0}}
-    seed: 0
 selflabel:
   digits:
     epochs: 1
     batch_size: 256
     augment: {{num_ops: 2, cutout_max: 3, hflip_prob: 0.0}}
-    seed: 0
+kmeans:
+  digits: {{features: backbone, nredo: 1}}
 evaluate:
-  digits: {{seed: 0}}
+  digits: {{}}
 """
 
 
@@ -99,8 +112,10 @@ def make_real_project(root: Path) -> Path:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, dst)
     (root / "params.yaml").write_text(tiny_params())
-    sh([sys.executable, "scripts/gen_dvc_yaml.py"], root)
-    assert (root / "dvc.yaml").read_text() == (REPO / "dvc.yaml").read_text(), "root dvc.yaml is stale"
+    sh([sys.executable, "-m", "pipelines", "sync"], root)
+    for rel in ("dvc.yaml", "pipelines/dvc.yaml"):
+        assert (root / rel).read_text() == (REPO / rel).read_text(), f"{rel} is stale"
+    assert not list((root / "pipelines").glob("seed*/dvc.yaml")), "sync keeps only the declared seeds"
     sh(["git", "init", "-q"], root)
     sh(["git", "add", "-A"], root)
     sh(["git", "commit", "-q", "-m", "tiny deepclust"], root)

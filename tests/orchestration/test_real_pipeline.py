@@ -1,4 +1,5 @@
-"""Plain DVC on the REAL stages (tiny digits params): repro, no-op, param change, exp run, metrics, kill/resume.
+"""Plain DVC on the REAL stages (tiny digits params): repro, no-op, param change, exp run, metrics, dag, deps,
+kill/resume.
 
 The tests share one copy of the built project and run in file order: each leaves it fully reproduced.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,9 +18,10 @@ from pathlib import Path
 
 import pytest
 from real_project import (
-    ALL_DIGITS,
+    MAIN_DIGITS,
     PRETEXT_EPOCH,
     RESUMING,
+    SCAN_DIGITS,
     UP_TO_DATE,
     Built,
     copy_real_project,
@@ -27,6 +30,8 @@ from real_project import (
     tiny_params,
 )
 from toy_project import venv_env
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.orchestration, pytest.mark.timeout(900)]
 
@@ -38,11 +43,15 @@ def project(real_template: Built, tmp_path_factory: pytest.TempPathFactory) -> P
     return copy_real_project(real_template.root, tmp_path_factory.mktemp("real-dvc") / "deepclust")
 
 
-def test_repro_runs_all_seven_stages_then_nothing(real_template: Built, project: Path) -> None:
+def test_repro_runs_the_main_pipelines_then_nothing(real_template: Built, project: Path) -> None:
     out = real_template.first_output
-    assert ran_stages(out) == ALL_DIGITS, out
-    assert "ACC" in out and "NMI" in out and "ARI" in out  # evaluate prints the metrics table
-    print(f"\nfirst `dvc repro` (7 stages, tiny params): {real_template.first_seconds:.1f} s")
+    ran = ran_stages(out)
+    assert sorted(ran) == sorted(MAIN_DIGITS), out  # scan, kmeans, kmeans-pixels on digits; nothing else
+    assert ran[0] == "pipelines/dvc.yaml:prepare@digits" and ran[-1] == "report"
+    assert "ACC" in out and "NMI" in out and "ARI" in out  # evaluate and report print the metrics table
+    report = (project / "reports" / "digits.md").read_text()
+    assert "| scan | selflabel |" in report and "| kmeans-pixels | kmeans |" in report
+    print(f"\nfirst `dvc repro` ({len(ran)} stages, tiny params): {real_template.first_seconds:.1f} s")
     times = []
     for _ in range(2):  # first no-op in the copy re-hashes its outs (new paths); the second is steady state
         start = time.perf_counter()
@@ -57,7 +66,7 @@ def test_scan_param_reruns_scan_selflabel_evaluate_only(project: Path) -> None:
     start = time.perf_counter()
     out = dvc_out(project, "exp", "run", "-S", "scan.digits.entropy_weight=4")
     print(f"\n`dvc exp run -S scan.digits.entropy_weight=4`: {time.perf_counter() - start:.1f} s")
-    assert ran_stages(out) == ["scan@digits", "selflabel@digits", "evaluate@digits"], out
+    assert ran_stages(out) == SCAN_DIGITS[4:] + ["report"], out
     assert "resuming" not in out  # scan's completed checkpoint has another fingerprint: it starts over
     assert "entropy_weight: 4" in (project / "params.yaml").read_text()
     assert UP_TO_DATE in dvc_out(project, "repro")
@@ -65,11 +74,11 @@ def test_scan_param_reruns_scan_selflabel_evaluate_only(project: Path) -> None:
 
 def test_metrics_show_lists_acc_nmi_ari(project: Path) -> None:
     table = dvc_out(project, "metrics", "show")
-    assert "data/digits/evaluate/metrics.json" in table
+    assert "data/digits/seed0/evaluate-scan/metrics.json" in table
     for name in ("acc", "nmi", "ari"):
         assert name in table
     shown = json.loads(dvc_out(project, "metrics", "show", "--json"))
-    evaluate = shown[""]["data"]["data/digits/evaluate/metrics.json"]["data"]
+    evaluate = shown[""]["data"]["data/digits/seed0/evaluate-scan/metrics.json"]["data"]
     assert {"acc", "nmi", "ari"} <= set(evaluate)
     assert 0.0 <= evaluate["acc"] <= 1.0
 
@@ -86,7 +95,7 @@ def _wait_for_epoch(proc: subprocess.Popen[bytes], log: Path, epoch: int, second
 
 
 def _epoch_seconds(project: Path) -> list[float]:
-    with (project / "data/digits/pretext/run/log.csv").open() as f:
+    with (project / "data/digits/seed0/pretext-scan/run/log.csv").open() as f:
         return [float(row["seconds"]) for row in csv.DictReader(f)]
 
 
@@ -111,7 +120,7 @@ def test_pretext_change_starts_over_and_sigkill_resumes(project: Path, tmp_path:
             pass
     killed_seconds = time.perf_counter() - start
     killed = log.read_text(errors="replace")
-    assert ran_stages(killed) == ["pretext@digits"], killed
+    assert ran_stages(killed) == ["pipelines/dvc.yaml:pretext-scan@digits"], killed
     assert "resuming" not in killed  # (e) the completed 3-epoch checkpoint has another fingerprint
     assert [int(e) for e in PRETEXT_EPOCH.findall(killed)][0] == 1, killed
 
@@ -119,15 +128,14 @@ def test_pretext_change_starts_over_and_sigkill_resumes(project: Path, tmp_path:
     resumed = dvc_out(project, "repro")
     resume_seconds = time.perf_counter() - start
     stages = ran_stages(resumed)
-    assert "prepare@digits" not in stages
-    assert stages == ALL_DIGITS[1:], resumed
+    assert sorted(stages) == sorted(s for s in MAIN_DIGITS if "pixels" not in s and "prepare" not in s), resumed
     match = RESUMING.search(resumed)
     assert match, resumed
     resumed_from = int(match.group(1))
     assert resumed_from in (killed_at, killed_at - 1), (killed_at, resumed_from)
     trained = [int(e) for e in PRETEXT_EPOCH.findall(resumed)]
     assert trained == list(range(resumed_from + 1, KILL_EPOCHS + 1)), resumed
-    metrics = json.loads((project / "data/digits/pretext/metrics.json").read_text())
+    metrics = json.loads((project / "data/digits/seed0/pretext-scan/metrics.json").read_text())
     assert metrics["epochs"] == KILL_EPOCHS and metrics["resumed_at_epoch"] == resumed_from
 
     epoch_seconds = _epoch_seconds(project)
@@ -136,7 +144,54 @@ def test_pretext_change_starts_over_and_sigkill_resumes(project: Path, tmp_path:
     print(
         f"\nkill/resume: SIGKILL after epoch {killed_at} was printed ({killed_seconds:.1f} s in); "
         f"resumed from epoch {resumed_from}; the re-run took {resume_seconds:.1f} s for "
-        f"{KILL_EPOCHS - resumed_from} pretext epochs + 5 stages; training time not redone: "
+        f"{KILL_EPOCHS - resumed_from} pretext epochs + {len(stages) - 1} stages; training time not redone: "
         f"{saved:.1f} s of pretext epochs (+ prepare skipped)"
     )
     assert UP_TO_DATE in dvc_out(project, "repro")
+
+
+def test_dag_shares_prepare_and_pretext_between_scan_and_kmeans(project: Path) -> None:
+    dot = dvc_out(project, "dag", "--dot", "report")
+    nodes = set(re.findall(r'"([^"]+@digits|report)"', dot))
+    assert [n for n in nodes if ":prepare@" in n] == ["pipelines/dvc.yaml:prepare@digits"]
+    assert [n for n in nodes if ":pretext" in n] == ["pipelines/dvc.yaml:pretext-scan@digits"]
+    edges = set(re.findall(r'"([^"]+)" -> "([^"]+)"', dot))
+    embed = "pipelines/dvc.yaml:embed-scan@digits"
+    assert ("pipelines/dvc.yaml:pretext-scan@digits", embed) in edges
+    assert (embed, "pipelines/dvc.yaml:mine-scan@digits") in edges
+    assert (embed, "pipelines/dvc.yaml:kmeans@digits") in edges
+    print("\n" + dvc_out(project, "dag", "report"))
+
+
+def _changed(project: Path) -> set[str]:
+    status = json.loads(dvc_out(project, "status", "--json"))
+    return set(status)
+
+
+def test_touching_transforms_makes_every_importer_stale(project: Path) -> None:
+    from pipelines.imports import stage_deps
+
+    before = _changed(project)  # scan-on-features never ran: it is listed, and stays listed
+    target = project / "deepclust" / "transforms" / "functional.py"
+    original = target.read_text()
+    target.write_text(original + "\n# touched\n")
+    try:
+        stale = _changed(project) - before
+    finally:
+        target.write_text(original)
+    expected = {stage for stage in MAIN_DIGITS
+                if "deepclust/transforms" in stage_deps(project, _kind(stage))}
+    assert stale == expected, (stale, expected)
+    assert {"pipelines/dvc.yaml:pretext-scan@digits", "pipelines/dvc.yaml:embed-scan@digits",
+            "pipelines/dvc.yaml:scan@digits", "pipelines/dvc.yaml:selflabel-scan@digits"} <= stale
+    print(f"\ntouching deepclust/transforms/functional.py: dvc status lists {sorted(stale)}")
+    assert UP_TO_DATE in dvc_out(project, "repro")  # the same bytes again: nothing to do
+
+
+def _kind(stage: str) -> str:
+    if stage == "report":
+        return "report"
+    name = stage.split(":")[1].split("@")[0]
+    from pipelines import load_graph
+
+    return load_graph(REPO).instance(name).kind

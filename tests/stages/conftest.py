@@ -1,19 +1,22 @@
 """Stage-test fixtures: a tiny params.yaml (digits only), digits prepared once per session, and the
-upstream artifacts of every stage built once per session, copied into each test's tmp_path."""
+upstream artifacts of the scan and kmeans pipelines built once per session, copied into each test's tmp_path."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from stage_helpers import DS, argv, run_stage, write_params
+from stage_helpers import DS, GRAPH, argv, kind, out_dir, run_stage, write_params
 
-from stages import embed, mine, prepare, pretext, scan, selflabel
+from stages import prepare
 
-UPSTREAM = [("pretext", pretext), ("embed", embed), ("mine", mine), ("scan", scan), ("selflabel", selflabel)]
+# Every instance of the scan and kmeans pipelines but their evaluate stages, upstream first.
+UPSTREAM = [i.name for i in GRAPH.instances
+            if i.kind not in ("prepare", "evaluate") and {"scan", "kmeans"} & set(i.used_by)]
 
 
 @pytest.fixture
@@ -29,20 +32,21 @@ def prepared_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.set_num_threads(1)
     params = write_params(root / "params.yaml")
     assert run_stage(prepare, argv("prepare", root / "data", params)) == 0
-    out = root / "data" / DS / "prepared"
+    out = out_dir(root / "data", "prepare")
     assert json.loads((out / "card.json").read_text())["splits"]["train"]["n"] > 1000
     return out
 
 
 @pytest.fixture(scope="session")
 def upstream_session(tmp_path_factory: pytest.TempPathFactory, prepared_session: Path) -> Path:
-    """`data/` after pretext, embed, mine, scan and selflabel with the tiny params (built once)."""
+    """`data/` after every non-evaluate stage of the scan and kmeans pipelines, tiny params (built once)."""
     root = tmp_path_factory.mktemp("upstream")
     torch.set_num_threads(1)
     params = write_params(root / "params.yaml")
     data = root / "data"
-    shutil.copytree(prepared_session, data / DS / "prepared")
-    for name, module in UPSTREAM:
+    shutil.copytree(prepared_session, out_dir(data, "prepare"))
+    for name in UPSTREAM:
+        module = importlib.import_module(f"stages.{kind(name)}")
         assert run_stage(module, argv(name, data, params)) == 0, name
     return data
 
@@ -51,7 +55,7 @@ def upstream_session(tmp_path_factory: pytest.TempPathFactory, prepared_session:
 def work(tmp_path: Path, prepared_session: Path) -> Path:
     """A per-test `tmp_path/data` with only `digits/prepared` in place, laid out as dvc.yaml does."""
     data = tmp_path / "data"
-    shutil.copytree(prepared_session, data / DS / "prepared")
+    shutil.copytree(prepared_session, out_dir(data, "prepare"))
     return data
 
 
@@ -61,3 +65,6 @@ def upstream(tmp_path: Path, upstream_session: Path) -> Path:
     data = tmp_path / "data"
     shutil.copytree(upstream_session, data)
     return data
+
+
+__all__ = ["DS"]

@@ -1,4 +1,4 @@
-"""Helpers of the stage tests: the tiny params, argv as dvc.yaml gives it, and stderr/leftover checks."""
+"""Helpers of the stage tests: the tiny params, argv exactly as dvc.yaml gives it, and stderr/leftover checks."""
 
 from __future__ import annotations
 
@@ -9,26 +9,39 @@ from typing import Any
 
 import yaml
 
+from pipelines.graph import build_graph
+from pipelines.render import stage_argv
+
 DS = "digits"
+AUGMENT = {"num_ops": 2, "cutout_max": 3, "hflip_prob": 0.0}
 
 # The structure of the repository's params.yaml, digits only, with CPU-test sizes.
 TINY_PARAMS: dict[str, Any] = {
-    "datasets": {DS: {"source": {"kind": "digits", "test_fraction": 0.2, "seed": 0}, "num_classes": 10}},
+    "pipelines": {
+        "scan": ["prepare", "pretext", "embed", "mine", "scan", "selflabel", "evaluate"],
+        "kmeans": ["prepare", "pretext", "embed", "kmeans", "evaluate"],
+        "kmeans-pixels": ["prepare", "embed", "kmeans", "evaluate"],
+        "scan-on-features": {"stages": ["prepare", "embed", "mine", "scan", "selflabel", "evaluate"],
+                             "scan": {"head": "mlp", "hidden_dim": 32}},
+    },
+    "seeds": [0],
+    "main": {"dataset": DS, "pipelines": ["scan", "kmeans"]},
+    "datasets": {DS: {"preset": DS, "source": {"kind": "digits", "test_fraction": 0.2, "seed": 0}, "num_classes": 10}},
     "pretext": {DS: {
         "backbone": "small_cnn", "width": 8, "epochs": 2, "batch_size": 64, "lr": 0.4, "temperature": 0.1,
         "hidden_dim": 32, "output_dim": 16,
         "augment": {"crop_scale": [0.5, 1.0], "hflip_prob": 0.0, "jitter_prob": 0.8, "brightness": 0.4,
                     "contrast": 0.4, "saturation": 0.0, "hue": 0.0, "grayscale_prob": 0.0},
-        "seed": 0,
     }},
     "embed": {DS: {"batch_size": 512}},
     "mine": {DS: {"num_neighbors": 20, "features": "head"}},
     "scan": {DS: {"epochs": 2, "batch_size": 128, "lr": 0.01, "entropy_weight": 5.0, "num_heads": 2,
-                  "augment": {"num_ops": 2, "cutout_max": 3, "hflip_prob": 0.0}, "seed": 0}},
-    "selflabel": {DS: {"epochs": 1, "batch_size": 256, "threshold": 0.5,
-                       "augment": {"num_ops": 2, "cutout_max": 3, "hflip_prob": 0.0}, "seed": 0}},
-    "evaluate": {DS: {"seed": 0, "kmeans_baselines": True}},
+                  "augment": AUGMENT}},
+    "selflabel": {DS: {"epochs": 1, "batch_size": 256, "threshold": 0.5, "augment": AUGMENT}},
+    "kmeans": {DS: {"features": "backbone", "nredo": 1}},
+    "evaluate": {DS: {}},
 }
+GRAPH = build_graph(TINY_PARAMS)
 
 
 def write_params(path: Path, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
@@ -38,6 +51,16 @@ def write_params(path: Path, edit: Callable[[dict[str, Any]], None] | None = Non
         edit(params)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+def out_dir(data: Path, instance: str, ds: str = DS, seed: int = 0) -> Path:
+    """Where dvc.yaml puts INSTANCE's outputs, under DATA instead of `data/`."""
+    return Path(data) / ds / "prepared" if instance == "prepare" else Path(data) / ds / f"seed{seed}" / instance
+
+
+def kind(instance: str) -> str:
+    """The stage kind an instance runs (`stages.<kind>`)."""
+    return GRAPH.instance(instance).kind
 
 
 def leftovers(root: Path) -> list[Path]:
@@ -53,29 +76,19 @@ def stderr_error_line(err: str) -> str:
     return lines[0]
 
 
-def argv(stage: str, data: Path, params: Path, ds: str = DS, **override: str | Path) -> list[str]:
-    """The `cmd` of `dvc.yaml` for `stage`, with `data/` replaced by `data` and `--params params` added."""
-    d = Path(data) / ds
-    paths: dict[str, dict[str, Path]] = {
-        "prepare": {"raw-dir": Path(data) / "raw", "out": d / "prepared"},
-        "pretext": {"data": d / "prepared", "run-dir": d / "pretext" / "run", "out": d / "pretext"},
-        "embed": {"data": d / "prepared", "model": d / "pretext" / "model.pt",
-                  "out": d / "embed" / "features.npz"},
-        "mine": {"data": d / "prepared", "features": d / "embed" / "features.npz", "out": d / "mine"},
-        "scan": {"data": d / "prepared", "pretext": d / "pretext" / "model.pt",
-                 "neighbours": d / "mine" / "neighbours.npy", "run-dir": d / "scan" / "run",
-                 "out": d / "scan"},
-        "selflabel": {"data": d / "prepared", "scan": d / "scan" / "model.pt",
-                      "run-dir": d / "selflabel" / "run", "out": d / "selflabel"},
-        "evaluate": {"data": d / "prepared", "scan": d / "scan" / "model.pt",
-                     "selflabel": d / "selflabel" / "model.pt", "features": d / "embed" / "features.npz",
-                     "out": d / "evaluate"},
-    }[stage]
-    paths.update({k.replace("_", "-"): Path(v) for k, v in override.items()})
-    out = ["--dataset", ds, "--params", str(params)]
-    for key, value in paths.items():
-        out += [f"--{key}", str(value)]
-    return out
+def argv(instance: str, data: Path, params: Path, ds: str = DS, seed: int = 0, **override: str | Path) -> list[str]:
+    """The `cmd` that dvc.yaml gives INSTANCE (generated from TINY_PARAMS' pipelines), with `data/` replaced
+    by DATA, `--params PARAMS` added, and each `override` (`model=...`) replacing that option's value."""
+    tokens = " ".join(stage_argv(GRAPH.instance(instance), GRAPH, ds, seed)).split()[3:]  # drop `python -m X`
+    options: dict[str, list[str]] = {}
+    for token in tokens:
+        if token.startswith("--"):
+            options[token] = []
+        else:
+            options[list(options)[-1]].append(token.replace("data/", f"{data}/", 1))
+    for key, value in override.items():
+        options[f"--{key.replace('_', '-')}"] = [str(value)]
+    return ["--params", str(params)] + [t for flag, values in options.items() for t in (flag, *values)]
 
 
 def is_png(path: Path) -> bool:
@@ -90,8 +103,8 @@ def is_png(path: Path) -> bool:
 
 
 def run_stage(module: Any, args: list[str]) -> int:
-    """Runs `module.main(args)` as `python -m stages.<name>` does: through `stages.common.run`, which turns a
+    """Runs `module.main(args)` as `python -m stages.<name>` does: through `stages.cli.run`, which turns a
     DeepclustError into one `error:` line on stderr and a non-zero return code."""
-    from stages.common import run
+    from stages.cli import run
 
     return run(module.main, args)

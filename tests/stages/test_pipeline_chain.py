@@ -1,43 +1,35 @@
-"""The whole SCAN pipeline, prepare -> pretext -> embed -> mine -> scan -> selflabel -> evaluate, as dvc.yaml
-runs it (same argv, paths under tmp_path)."""
+"""Every pipeline of the tiny params, stage by stage, as dvc.yaml runs it (same argv, paths under tmp_path)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
-from stage_helpers import DS, argv, is_png, leftovers, run_stage
+from stage_helpers import GRAPH, argv, is_png, kind, leftovers, out_dir, run_stage
 
-from stages import embed, evaluate, mine, prepare, pretext, scan, selflabel
-
-CHAIN = [("prepare", prepare), ("pretext", pretext), ("embed", embed), ("mine", mine), ("scan", scan),
-         ("selflabel", selflabel), ("evaluate", evaluate)]
-
-# What dvc.yaml declares as each stage's outs and metrics, relative to data/<ds>/.
-OUTPUTS = {
-    "prepare": ["prepared/train.npz", "prepared/test.npz", "prepared/card.json"],
-    "pretext": ["pretext/run/checkpoint.pt", "pretext/run/log.csv", "pretext/model.pt",
-                "pretext/metrics.json"],
-    "embed": ["embed/features.npz"],
-    "mine": ["mine/neighbours.npy", "mine/metrics.json"],
-    "scan": ["scan/run/checkpoint.pt", "scan/run/log.csv", "scan/model.pt", "scan/metrics.json"],
-    "selflabel": ["selflabel/run/checkpoint.pt", "selflabel/model.pt", "selflabel/metrics.json"],
-    "evaluate": ["evaluate/confusion.png", "evaluate/clusters.png", "evaluate/predictions.csv",
-                 "evaluate/metrics.json"],
-}
+from pipelines.kinds import ARTIFACT_FILES, KINDS
 
 
-def test_full_chain(tmp_path: Path, params_file: Path) -> None:
+def test_every_pipeline_runs_end_to_end(tmp_path: Path, params_file: Path) -> None:
     data = tmp_path / "data"
-    for name, module in CHAIN:
-        assert run_stage(module, argv(name, data, params_file)) == 0, name
-        for rel in OUTPUTS[name]:
-            assert (data / DS / rel).is_file(), f"{name}: {rel}"
+    for inst in GRAPH.instances:  # upstream first
+        module = importlib.import_module(f"stages.{kind(inst.name)}")
+        assert run_stage(module, argv(inst.name, data, params_file)) == 0, inst.name
+        out = out_dir(data, inst.name)
+        spec = KINDS[inst.kind]
+        for artifact in spec.outputs:  # what dvc.yaml declares as the stage's outs
+            assert (out / ARTIFACT_FILES[artifact]).exists(), f"{inst.name}: {artifact}"
+        if inst.kind != "prepare":
+            assert (out / "metrics.json").is_file(), inst.name
+        if spec.trains:
+            assert (out / "run" / "checkpoint.pt").is_file() and (out / "run" / "log.csv").is_file()
     assert leftovers(tmp_path) == []
-    mined = json.loads((data / DS / "mine" / "metrics.json").read_text())
-    assert {"neighbour_acc@1", "neighbour_acc@5", "neighbour_acc@20"} <= mined.keys()
-    metrics = json.loads((data / DS / "evaluate" / "metrics.json").read_text())
-    assert {"acc", "nmi", "ari", "scan", "selflabel", "kmeans_raw_pixels", "kmeans_pretext_backbone", "kmeans_pretext_head"} <= metrics.keys()
-    assert metrics["acc"] > 0.2  # well above chance (0.1) even after two tiny epochs
-    assert is_png(data / DS / "evaluate" / "confusion.png")
-    assert is_png(data / DS / "evaluate" / "clusters.png")
+    results = {p.name: json.loads((out_dir(data, GRAPH.terminal(p.name).name) / "metrics.json").read_text())
+               for p in GRAPH.pipelines}
+    assert set(results["scan"]["by_stage"]) == {"scan", "selflabel"}
+    assert results["scan"]["acc"] > 0.2  # well above chance (0.1) even after two tiny epochs
+    for name, metrics in results.items():
+        assert {"acc", "nmi", "ari", "split", "protocol"} <= metrics.keys(), name
+        assert is_png(out_dir(data, GRAPH.terminal(name).name) / "confusion.png")
+    assert results["kmeans-pixels"]["acc"] > 0.5  # k-means on digits pixels

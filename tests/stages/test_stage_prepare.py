@@ -58,7 +58,7 @@ def _parquet(path: Path, blobs: list[bytes]) -> Path:
 
 def _bad_params(tmp_path: Path, table: Path) -> Path:
     def add(params: dict) -> None:
-        params["datasets"]["bad"] = {"source": {"kind": "parquet", "train": str(table)}, "num_classes": 2}
+        params["datasets"]["bad"] = {"preset": DS, "source": {"kind": "parquet", "train": str(table)}, "num_classes": 2}
 
     return write_params(tmp_path / "params.yaml", add)
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from stage_helpers import DS, argv, leftovers, run_stage, stderr_error_line, write_params
+from stage_helpers import DS, argv, leftovers, out_dir, run_stage, stderr_error_line, write_params
 
 import stages.pretext as pretext_stage
+import stages.training as training
 from deepclust.engine import fit, load_checkpoint, load_state_strict
 from deepclust.methods import SimCLR
 from deepclust.models import ContrastiveModel, SimCLRProjectionHead, build_backbone
@@ -32,13 +33,14 @@ def _log_epochs(run_dir: Path) -> list[int]:
 
 
 def test_pretext_outputs(work: Path, params_file: Path) -> None:
-    assert run_stage(pretext_stage, argv("pretext", work, params_file)) == 0
-    out = work / DS / "pretext"
+    assert run_stage(pretext_stage, argv("pretext-scan", work, params_file)) == 0
+    out = out_dir(work, "pretext-scan")
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"loss", "epochs", "resumed_at_epoch", "seconds", "images_per_second", "device"} <= metrics.keys()
     assert metrics["epochs"] == 2 and metrics["resumed_at_epoch"] == 0 and metrics["device"] == "cpu"
     model, cfg = load_contrastive(out / "model.pt")
-    assert cfg == {"backbone": "small_cnn", "width": 8, "in_channels": 1, "hidden_dim": 32, "output_dim": 16}
+    assert cfg == {"model": "contrastive", "backbone": {"name": "small_cnn", "in_channels": 1, "width": 8},
+                   "head": {"kind": "simclr", "input_dim": 32, "hidden_dim": 32, "output_dim": 16}}
     with torch.no_grad():
         assert model.eval()(torch.randn(2, 1, 8, 8)).shape == (2, 16)
     assert load_checkpoint(out / "run" / "checkpoint.pt")["run_variables"]["epoch"] == 2
@@ -48,35 +50,35 @@ def test_pretext_outputs(work: Path, params_file: Path) -> None:
 
 def test_changed_params_start_over(work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     params = write_params(tmp_path / "params.yaml", _epochs(2))
-    assert run_stage(pretext_stage, argv("pretext", work, params)) == 0
+    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) == 0
     capsys.readouterr()
     params = write_params(tmp_path / "params.yaml", _epochs(3))  # the fingerprint covers params: no resume
-    assert run_stage(pretext_stage, argv("pretext", work, params)) == 0
+    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) == 0
     assert "resuming" not in capsys.readouterr().out
-    metrics = json.loads((work / DS / "pretext" / "metrics.json").read_text())
+    metrics = json.loads((out_dir(work, "pretext-scan") / "metrics.json").read_text())
     assert metrics["resumed_at_epoch"] == 0 and metrics["epochs"] == 3
-    assert _log_epochs(work / DS / "pretext" / "run") == [1, 2, 3]
+    assert _log_epochs(out_dir(work, "pretext-scan") / "run") == [1, 2, 3]
 
 
 def test_resume_after_interrupt(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     params = write_params(tmp_path / "params.yaml", _epochs(3))
-    out = work / DS / "pretext"
+    out = out_dir(work, "pretext-scan")
 
     def interrupt_third_epoch(epoch: int, metrics: dict) -> None:
         if epoch == 2:  # epochs 1 and 2 are checkpointed; Ctrl-C at the end of the third
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(pretext_stage, "fit",
+    monkeypatch.setattr(training, "fit",
                         lambda *a, **kw: fit(*a, on_epoch_end=interrupt_third_epoch, **kw))
-    assert run_stage(pretext_stage, argv("pretext", work, params)) != 0
+    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) != 0
     assert stderr_error_line(capsys.readouterr().err) == "error: interrupted"
     assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
     assert load_checkpoint(out / "run" / "checkpoint.pt")["run_variables"]["epoch"] == 2
     assert leftovers(work) == []
     monkeypatch.undo()
 
-    assert run_stage(pretext_stage, argv("pretext", work, params)) == 0
+    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) == 0
     assert "resuming from epoch 2" in capsys.readouterr().out
     assert json.loads((out / "metrics.json").read_text())["resumed_at_epoch"] == 2
     assert _log_epochs(out / "run") == [1, 2, 3]
@@ -85,9 +87,9 @@ def test_resume_after_interrupt(work: Path, tmp_path: Path, monkeypatch: pytest.
     other = tmp_path / "other"
     (other / DS).mkdir(parents=True)
     (other / DS / "prepared").symlink_to(work / DS / "prepared")
-    assert run_stage(pretext_stage, argv("pretext", other, params)) == 0
+    assert run_stage(pretext_stage, argv("pretext-scan", other, params)) == 0
     resumed = load_contrastive(out / "model.pt")[0].state_dict()
-    straight = load_contrastive(other / DS / "pretext" / "model.pt")[0].state_dict()
+    straight = load_contrastive(out_dir(other, "pretext-scan") / "model.pt")[0].state_dict()
     for key, value in straight.items():
         assert torch.equal(resumed[key], value), key
 
@@ -97,16 +99,16 @@ def test_non_finite_loss(work: Path, params_file: Path, monkeypatch: pytest.Monk
     original = SimCLR.training_step
     calls = {"n": 0}
 
-    def nan_in_second_epoch(self, batch, generator):
+    def nan_in_second_epoch(self, batch, state):
         calls["n"] += 1
-        out = original(self, batch, generator)
+        out = original(self, batch, state)
         if calls["n"] > BATCHES_PER_EPOCH + 2:
             out.loss = out.loss * float("nan")
         return out
 
     monkeypatch.setattr(SimCLR, "training_step", nan_in_second_epoch)
-    out = work / DS / "pretext"
-    assert run_stage(pretext_stage, argv("pretext", work, params_file)) != 0
+    out = out_dir(work, "pretext-scan")
+    assert run_stage(pretext_stage, argv("pretext-scan", work, params_file)) != 0
     line = stderr_error_line(capsys.readouterr().err)
     assert "non-finite" in line and "epoch 2" in line and "checkpoint.pt" in line
     assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
@@ -126,7 +128,31 @@ def test_huge_lr_is_a_non_finite_loss(work: Path, tmp_path: Path, capsys: pytest
         params["pretext"][DS].update(lr=1e30, epochs=1)
 
     params = write_params(tmp_path / "params.yaml", edit)
-    assert run_stage(pretext_stage, argv("pretext", work, params)) != 0
+    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) != 0
     assert "non-finite" in stderr_error_line(capsys.readouterr().err)
-    assert not (work / DS / "pretext" / "model.pt").exists()
+    assert not (out_dir(work, "pretext-scan") / "model.pt").exists()
     assert leftovers(work) == []
+
+
+def test_feature_table_pretext_is_the_identity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A features data set has nothing to pretrain: pretext writes an identity backbone, not a traceback."""
+    import numpy as np
+
+    from stages import prepare
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.normal(size=(60, 5)).astype(np.float32))
+
+    def table(params: dict) -> None:
+        params["datasets"]["table"] = {"preset": DS, "num_classes": 3,
+                                       "source": {"kind": "features", "train": str(tmp_path / "x.npy")}}
+
+    params = write_params(tmp_path / "params.yaml", table)
+    data = tmp_path / "data"
+    assert run_stage(prepare, argv("prepare", data, params, ds="table")) == 0
+    assert run_stage(pretext_stage, argv("pretext-scan", data, params, ds="table")) == 0
+    assert "feature table (5-d)" in capsys.readouterr().out
+    model, cfg = load_contrastive(out_dir(data, "pretext-scan", ds="table") / "model.pt")
+    assert cfg["backbone"] == {"name": "identity", "input_dim": 5} and cfg["head"] == {"kind": "identity"}
+    x = torch.randn(4, 5)
+    assert torch.equal(model(x), x)

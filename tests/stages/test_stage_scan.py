@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from stage_helpers import DS, argv, leftovers, run_stage, stderr_error_line, write_params
+from stage_helpers import DS, argv, leftovers, out_dir, run_stage, stderr_error_line, write_params
 
 from deepclust.engine import load_checkpoint
 from deepclust.models.io import load_clustering
@@ -18,14 +18,14 @@ from stages import scan
 
 
 def test_scan_outputs(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = upstream / DS / "scan"
+    out = out_dir(upstream, "scan")
     shutil.rmtree(out)
     assert run_stage(scan, argv("scan", upstream, params_file)) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 2
     assert metrics["selected_epoch"] in (1, 2) and metrics["selected_head"] in (0, 1)
     model, cfg = load_clustering(out / "model.pt")
-    assert cfg["num_heads"] == 1 and cfg["num_clusters"] == 10
+    assert cfg["head"]["num_heads"] == 1 and cfg["head"]["num_clusters"] == 10 and cfg["head"]["kind"] == "linear"
     with torch.no_grad():
         assert model.eval()(torch.randn(3, 1, 8, 8)).shape == (1, 3, 10)
     best = load_checkpoint(out / "run" / "best.pt")
@@ -49,7 +49,7 @@ def _set(key: str, value: object) -> Callable[[dict], None]:
 ], ids=["unknown-key", "wrong-type", "one-cluster"])
 def test_bad_params(upstream: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                     edit: Callable[[dict], None], expected: str) -> None:
-    out = upstream / DS / "scan"
+    out = out_dir(upstream, "scan")
     shutil.rmtree(out)
     params = write_params(tmp_path / "params.yaml", edit)
     assert run_stage(scan, argv("scan", upstream, params)) != 0
@@ -59,12 +59,12 @@ def test_bad_params(upstream: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_missing_pretext(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = upstream / DS / "scan"
+    out = out_dir(upstream, "scan")
     shutil.rmtree(out)
     missing = upstream / DS / "nope" / "model.pt"
-    assert run_stage(scan, argv("scan", upstream, params_file, pretext=missing)) != 0
+    assert run_stage(scan, argv("scan", upstream, params_file, model=missing)) != 0
     line = stderr_error_line(capsys.readouterr().err)
-    assert "missing upstream artifact" in line and "pretext" in line and str(missing) in line
+    assert "missing upstream artifact" in line and "pretext model" in line and str(missing) in line
     assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
     assert leftovers(upstream) == []
 
@@ -73,3 +73,28 @@ def test_unknown_dataset(upstream: Path, params_file: Path, capsys: pytest.Captu
     assert run_stage(scan, argv("scan", upstream, params_file, ds="nope")) != 0
     assert "'nope'" in stderr_error_line(capsys.readouterr().err)
     assert not (upstream / "nope").exists()
+
+
+def test_scan_writes_predictions_for_train_and_test(upstream: Path) -> None:
+    from deepclust.data import read_predictions
+
+    found = read_predictions(out_dir(upstream, "scan") / "predictions.csv")
+    assert list(found) == ["train", "test"]
+    assert len(found["train"].ids) == 1437 and len(found["test"].ids) == 360
+    assert found["test"].ids[0].startswith("digits/") and found["test"].probabilities.shape == (360, 10)
+    assert (found["test"].clusters == found["test"].probabilities.argmax(1)).all()
+
+
+def test_scan_on_features_trains_an_mlp_head_on_the_input(upstream: Path, params_file: Path) -> None:
+    from stages import embed, mine
+
+    for name, module in (("embed-kmeans-pixels", embed), ("mine-scan-on-features", mine),
+                         ("scan-scan-on-features", scan)):
+        assert run_stage(module, argv(name, upstream, params_file)) == 0, name
+    out = out_dir(upstream, "scan-scan-on-features")
+    model, cfg = load_clustering(out / "model.pt")
+    assert cfg["backbone"] == {"name": "identity", "input_dim": 64}
+    assert cfg["head"]["kind"] == "mlp" and cfg["head"]["hidden_dim"] == 32  # the pipeline's override
+    assert json.loads((out / "metrics.json").read_text())["head"] == "mlp"
+    with torch.no_grad():
+        assert model.eval()(torch.randn(3, 64)).shape == (1, 3, 10)

@@ -1,4 +1,4 @@
-"""selflabel and evaluate: the fine-tuned model, metrics.json keys and valid PNGs."""
+"""selflabel and evaluate: the fine-tuned model and its predictions; metrics per predictions file and PNGs."""
 
 from __future__ import annotations
 
@@ -6,54 +6,71 @@ import json
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from stage_helpers import DS, argv, is_png, leftovers, run_stage, stderr_error_line
+from stage_helpers import argv, is_png, leftovers, out_dir, run_stage, stderr_error_line
 
+from deepclust.data import read_predictions
 from deepclust.models.io import load_clustering
 from stages import evaluate, selflabel
 
-METRIC_BLOCKS = ("scan", "selflabel", "kmeans_raw_pixels", "kmeans_pretext_backbone", "kmeans_pretext_head")
-
 
 def test_selflabel_outputs(upstream: Path, params_file: Path) -> None:
-    out = upstream / DS / "selflabel"
+    out = out_dir(upstream, "selflabel-scan")
     shutil.rmtree(out)
-    assert run_stage(selflabel, argv("selflabel", upstream, params_file)) == 0
+    assert run_stage(selflabel, argv("selflabel-scan", upstream, params_file)) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1
     assert 0.0 < metrics["confident_fraction"] <= 1.0  # threshold 0.5: some samples are confident
     assert metrics["skipped_batches"] >= 0
     _, cfg = load_clustering(out / "model.pt")
-    assert cfg["num_heads"] == 1
+    assert cfg["head"]["num_heads"] == 1
     assert (out / "run" / "checkpoint.pt").exists()
+    assert set(read_predictions(out / "predictions.csv")) == {"train", "test"}
     assert leftovers(upstream) == []
 
 
-def test_evaluate_outputs(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = upstream / DS / "evaluate"
-    shutil.rmtree(out, ignore_errors=True)
-    assert run_stage(evaluate, argv("evaluate", upstream, params_file)) == 0
+def test_evaluate_scores_every_predictions_file(upstream: Path, params_file: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = out_dir(upstream, "evaluate-scan")
+    assert run_stage(evaluate, argv("evaluate-scan", upstream, params_file)) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["by_stage"]) == ["scan", "selflabel"] and metrics["final"] == "selflabel"
     for key in ("acc", "nmi", "ari"):
-        assert 0.0 <= metrics[key] <= 1.0 or key == "ari"
-        assert metrics[key] == metrics["selflabel"][key]  # the top level is the pipeline's result
-    for block in METRIC_BLOCKS:
-        assert {"acc", "nmi", "ari"} <= metrics[block].keys(), block
-    assert metrics["test_samples"] == 360
+        assert metrics[key] == metrics["by_stage"]["selflabel"][key]  # the top level is the pipeline's result
+    assert metrics["split"] == "test" and metrics["samples"] == 360 and "held-out test split" in metrics["protocol"]
+    assert metrics["predictions"].endswith("selflabel-scan/predictions.csv")
     assert is_png(out / "confusion.png") and is_png(out / "clusters.png")
-    frame = pd.read_csv(out / "predictions.csv")
-    assert list(frame.columns) == ["index", "cluster", "scan_cluster", "label"] and len(frame) == 360
-    assert "kmeans_pretext_head" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "selflabel" in printed and "scan" in printed
     assert leftovers(upstream) == []
 
 
-def test_evaluate_missing_selflabel(upstream: Path, params_file: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    out = upstream / DS / "evaluate"
-    shutil.rmtree(out, ignore_errors=True)
-    missing = upstream / "x" / "m.pt"
-    assert run_stage(evaluate, argv("evaluate", upstream, params_file, selflabel=missing)) != 0
+def test_evaluate_kmeans_pipeline(upstream: Path, params_file: Path) -> None:
+    assert run_stage(evaluate, argv("evaluate-kmeans", upstream, params_file)) == 0
+    metrics = json.loads((out_dir(upstream, "evaluate-kmeans") / "metrics.json").read_text())
+    assert list(metrics["by_stage"]) == ["kmeans"] and metrics["acc"] > 0.2  # chance: 0.1
+
+
+def test_evaluate_missing_predictions(upstream: Path, params_file: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = out_dir(upstream, "evaluate-scan")
+    missing = upstream / "x" / "predictions.csv"
+    assert run_stage(evaluate, argv("evaluate-scan", upstream, params_file,
+                                    predictions=f"selflabel={missing}")) != 0
     assert "missing upstream artifact" in stderr_error_line(capsys.readouterr().err)
     assert not out.exists() or not any(out.iterdir())
     assert leftovers(upstream) == []
+
+
+def test_evaluate_rejects_predictions_of_other_samples(upstream: Path, params_file: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    path = out_dir(upstream, "kmeans") / "predictions.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:1] + lines[2:]) + "\n")  # one training sample fewer
+    assert run_stage(evaluate, argv("evaluate-scan", upstream, params_file, predictions=f"kmeans={path}")) == 0
+    lines = path.read_text().splitlines()
+    test_rows = [i for i, line in enumerate(lines) if line.startswith("test,")]
+    del lines[test_rows[0]]
+    path.write_text("\n".join(lines) + "\n")
+    assert run_stage(evaluate, argv("evaluate-scan", upstream, params_file, predictions=f"kmeans={path}")) != 0
+    assert "sample ids differ" in stderr_error_line(capsys.readouterr().err)

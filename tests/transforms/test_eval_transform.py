@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from deepclust.transforms import TRANSFORMS, EvalTransform, SCANStrongTransform, SimCLRTransform
+from deepclust.transforms import TRANSFORMS, EvalTransform, FeatureTransform, SCANStrongTransform, SimCLRTransform
 
 
 def _images(b: int, size: int, c: int) -> torch.Tensor:
@@ -33,5 +33,6 @@ def test_eval_transform_invalid() -> None:
 
 
 def test_registry() -> None:
-    expected = {"simclr": SimCLRTransform, "scan_strong": SCANStrongTransform, "eval": EvalTransform}
+    expected = {"simclr": SimCLRTransform, "scan_strong": SCANStrongTransform, "eval": EvalTransform,
+                "features": FeatureTransform}
     assert TRANSFORMS == expected

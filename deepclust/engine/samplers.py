@@ -1,0 +1,108 @@
+"""Samplers give each epoch's sample order; `EpochBatches` cuts an order into mini-batches.
+
+An order is a function of (seed, epoch) or of a seeded generator, so a resumed epoch sees the same batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+
+
+def random_order(num_samples: int, epoch: int, seed: int, samples_per_epoch: int | None = None) -> torch.Tensor:
+    """A permutation of `range(num_samples)` seeded by (seed, epoch), optionally cut to its first samples.
+
+    Args:
+        num_samples: Data set size.
+        epoch: Epoch number (part of the seed).
+        seed: Base seed.
+        samples_per_epoch: Keep only the first this-many indices (a CPU budget on a large data set: every
+            epoch sees a different random subset); None keeps all.
+
+    Returns:
+        Indices, int64. Shape: (min(num_samples, samples_per_epoch),).
+    """
+    g = torch.Generator().manual_seed(hash((seed, epoch)) & 0x7FFF_FFFF)
+    return torch.randperm(num_samples, generator=g)[:samples_per_epoch]
+
+
+def uniform_label_order(labels: torch.Tensor | np.ndarray, num_samples: int,
+                        generator: torch.Generator) -> torch.Tensor:
+    """DeepCluster's sampler: `num_samples` indices spread uniformly over the non-empty pseudo-labels.
+
+    Each of the k non-empty labels gets floor(num_samples / k) + 1 draws, without replacement when it has
+    that many samples and with replacement otherwise; the draws are shuffled. Labels below 0 (unassigned)
+    are ignored. The reference cuts the shuffled draws' tail to `num_samples`, so one label may lose up to
+    k draws; we drop one draw from each of that many distinct labels instead, which keeps every label's
+    count within 1 of the others (reference-methods.md, section 4; py3 port's empty-cluster crash: issue #43).
+
+    Args:
+        labels: Pseudo-label per sample. Shape: (N,).
+        num_samples: Indices to return (DeepCluster: reassign x N).
+        generator: Seeded generator (e.g. `TrainState.generator`); may live on the training device.
+
+    Returns:
+        Sample indices, int64, on the CPU. Shape: (num_samples,).
+
+    Raises:
+        ValueError: When `num_samples` is negative or no sample has a label >= 0.
+    """
+    if num_samples < 0:
+        raise ValueError(f"num_samples must be >= 0, got {num_samples}")
+    labels = torch.as_tensor(labels).reshape(-1).long().cpu()
+    valid = (labels >= 0).nonzero().squeeze(1)
+    if len(valid) == 0:
+        raise ValueError("uniform_label_order needs at least one sample with a label >= 0")
+    sorted_labels, order = torch.sort(labels[valid], stable=True)
+    counts = torch.unique_consecutive(sorted_labels, return_counts=True)[1]
+    members = torch.split(valid[order], counts.tolist())  # one index tensor per non-empty label
+    per_label = num_samples // len(members) + 1
+    draws = [_draw(idx, per_label, generator) for idx in members]
+    excess = len(members) * per_label - num_samples  # 1 <= excess <= k
+    for i in _randperm(len(members), generator)[:excess].tolist():
+        draws[i] = draws[i][:-1]
+    result = torch.cat(draws)
+    return result[_randperm(len(result), generator)]
+
+
+def _randperm(n: int, generator: torch.Generator) -> torch.Tensor:
+    return torch.randperm(n, generator=generator, device=generator.device).cpu()
+
+
+def _draw(indices: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """`size` of `indices`, without replacement when there are enough of them."""
+    if len(indices) >= size:
+        return indices[_randperm(len(indices), generator)[:size]]
+    pick = torch.randint(len(indices), (size,), generator=generator, device=generator.device).cpu()
+    return indices[pick]
+
+
+class EpochBatches:
+    """Yields `make_batch(order[i * batch_size:(i + 1) * batch_size])` for each mini-batch of one epoch.
+
+    `EpochBatches(random_order(num_samples, epoch, seed), batch_size, make_batch)` is a shuffled epoch;
+    `uniform_label_order` gives DeepCluster's label-balanced one.
+
+    Args:
+        order: Sample indices of the epoch, in order. Shape: (M,).
+        batch_size: Samples per batch (clamped to M).
+        make_batch: Turns an index tensor (batch_size,) into the batch dict the method expects.
+        drop_last: Drop the last incomplete batch (contrastive losses want full batches).
+    """
+
+    def __init__(self, order: torch.Tensor, batch_size: int,
+                 make_batch: Callable[[torch.Tensor], dict[str, torch.Tensor]], drop_last: bool = True) -> None:
+        self.order = order
+        used = len(order)
+        self.batch_size = max(1, min(batch_size, used))
+        self.make_batch = make_batch
+        self.num_batches = used // self.batch_size if drop_last else -(-used // self.batch_size)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        for i in range(self.num_batches):
+            yield self.make_batch(self.order[i * self.batch_size:(i + 1) * self.batch_size])

@@ -1,0 +1,99 @@
+"""`python -m pipelines {sync,check,list,run}`: keep the dvc.yaml files current, list or run a pipeline.
+
+    python -m pipelines sync                       # regenerate dvc.yaml files from params.yaml
+    python -m pipelines check                      # exit 1 when a generated file is stale
+    python -m pipelines list [--dataset digits]    # pipelines, their stages, and the DVC address of each
+    python -m pipelines run scan mnist-parquet [--seed 1]   # sync, `dvc repro` that pipeline, print metrics
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from pipelines import ROOT, DeclarationError, load_graph, stale_files, sync
+from pipelines.graph import Graph
+from pipelines.render import instance_dir
+
+
+def stage_file(graph: Graph, seed: int) -> str:
+    """The dvc.yaml that holds SEED's stages."""
+    return "pipelines/dvc.yaml" if seed == graph.seeds[0] else f"pipelines/seed{seed}/dvc.yaml"
+
+
+def address(graph: Graph, name: str, dataset: str, seed: int) -> str:
+    """`dvc repro` address of instance NAME on DATASET at SEED (prepare lives in pipelines/dvc.yaml)."""
+    where = "pipelines/dvc.yaml" if graph.instance(name).kind == "prepare" else stage_file(graph, seed)
+    return f"{where}:{name}@{dataset}"
+
+
+def _list(graph: Graph, dataset: str) -> None:
+    print(f"seeds: {', '.join(map(str, graph.seeds))} (reference: {graph.seeds[0]}); "
+          f"main job: {', '.join(graph.main_pipelines)} on {graph.main_dataset}")
+    for pipe in graph.pipelines:
+        terminal = graph.terminal(pipe.name)
+        chain = [*terminal.upstream, terminal.name]
+        print(f"\n{pipe.name}: {' -> '.join(chain)}")
+        print(f"  dvc repro {address(graph, terminal.name, dataset, graph.seeds[0])}")
+
+
+def _run(graph: Graph, pipeline: str, dataset: str, seed: int | None, force: bool) -> int:
+    seed = graph.seeds[0] if seed is None else seed
+    if seed not in graph.seeds:
+        print(f"error: seed {seed} is not in params.yaml seeds {list(graph.seeds)}", file=sys.stderr)
+        return 2
+    datasets = yaml.safe_load((ROOT / "params.yaml").read_text()).get("datasets") or {}
+    if dataset not in datasets:
+        print(f"error: unknown data set {dataset!r}; params.yaml defines {sorted(datasets)}", file=sys.stderr)
+        return 2
+    terminal = graph.terminal(pipeline)
+    cmd = [sys.executable, "-m", "dvc", "repro", *(["-f"] if force else []),
+           address(graph, terminal.name, dataset, seed)]
+    print("$ " + " ".join(cmd[2:]), flush=True)
+    code = subprocess.call(cmd, cwd=ROOT)
+    if code == 0 and terminal.kind == "evaluate":
+        metrics = f"{instance_dir(dataset, seed, terminal.name)}/metrics.json"
+        code = subprocess.call([sys.executable, "-m", "stages.report", "--dataset", dataset,
+                                "--metrics", f"{pipeline}={metrics}"], cwd=ROOT)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    ap = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command")
+    sub.add_parser("sync", help="regenerate the dvc.yaml files (the default command)")
+    sub.add_parser("check", help="exit 1 when a generated dvc.yaml is stale")
+    ls = sub.add_parser("list", help="pipelines, their stage instances and DVC addresses")
+    ls.add_argument("--dataset", default=None, help="data set for the addresses (default: the main one)")
+    run = sub.add_parser("run", help="sync, then `dvc repro` one pipeline on one data set and print its metrics")
+    run.add_argument("pipeline")
+    run.add_argument("dataset")
+    run.add_argument("--seed", type=int, default=None, help="one of params.yaml `seeds` (default: the first)")
+    run.add_argument("-f", "--force", action="store_true", help="re-run every stage of the pipeline")
+    args = ap.parse_args(argv)
+    try:
+        graph = load_graph(ROOT)
+        if args.command == "check":
+            stale = stale_files(ROOT)
+            for path in stale:
+                print(f"stale: {Path(path).relative_to(ROOT)}; run `python -m pipelines sync`")
+            return 1 if stale else 0
+        for change in sync(ROOT):
+            print(f"[pipelines] {change}")
+        if args.command == "list":
+            _list(graph, args.dataset or graph.main_dataset)
+        elif args.command == "run":
+            return _run(graph, args.pipeline, args.dataset, args.seed, args.force)
+    except DeclarationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

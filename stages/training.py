@@ -1,0 +1,67 @@
+"""The recipe every training stage shares, written once: batches, fingerprint, fit, predictions, save."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepclust.data import SplitPredictions, write_predictions
+from deepclust.engine import EpochBatches, FitResult, fingerprint, fit, predict, random_order
+from deepclust.io import write_json
+from deepclust.models.io import save_model
+from stages.common import Job, ModelInputs, code_files
+
+
+def random_batches(job: Job, num_samples: int, make_batch: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+                   ) -> Callable[[int], EpochBatches]:
+    """`batches(epoch)`: a seeded permutation per epoch (the first `samples_per_epoch` of it, when set)."""
+    p = job.params
+    return lambda epoch: EpochBatches(random_order(num_samples, epoch, job.args.seed, p.samples_per_epoch),
+                                      p.batch_size, make_batch)
+
+
+def run_fingerprint(job: Job, inputs: Sequence[Path]) -> str:
+    """Params, seed, input files and the code this process imported: a checkpoint resumes only if all match."""
+    return fingerprint(job.params_record(), inputs, code_files())
+
+
+def train(job: Job, method: nn.Module, optimizer: torch.optim.Optimizer, batches: Callable[[int], Any],
+          lr_schedule: Any, fp: str, **fit_kwargs: Any) -> tuple[FitResult, float]:
+    """Runs the shared loop with the job's epochs, runtime and run directory; returns (result, seconds)."""
+    t0 = time.perf_counter()
+    result = fit(method, optimizer, batches, epochs=job.params.epochs, runtime=job.runtime, lr_schedule=lr_schedule,
+                 run_dir=job.args.run_dir, fingerprint=fp, desc=job.name, **fit_kwargs)
+    return result, time.perf_counter() - t0
+
+
+def predict_splits(job: Job, model: nn.Module, inputs: ModelInputs) -> dict[str, SplitPredictions]:
+    """Cluster probabilities of every sample of the train and test splits (the test split once when it is
+    the training split), from a one-head clustering model in eval mode."""
+    data, transform = job.data, inputs.eval_transform(job)
+    splits = [("train", data.train, inputs.train)]
+    if not data.card.get("test_is_train"):
+        splits.append(("test", data.test, inputs.test))
+    out = {}
+    for name, split, x in splits:
+        probs = predict(model, x, transform, job.runtime, 512, f"predict {name}")[0].softmax(-1)  # (N, K)
+        out[name] = SplitPredictions(split.ids, probs.argmax(1).numpy(), probs.numpy())
+    return out
+
+
+def finish(job: Job, model: nn.Module | None, metrics: dict[str, Any],
+           predictions: dict[str, SplitPredictions] | None = None) -> None:
+    """Writes the stage's outputs into `--out`: model.pt, predictions.csv, then metrics.json (last, so a
+    metrics file means the rest is there)."""
+    out = job.args.out
+    if model is not None:
+        save_model(out / "model.pt", model.cpu(), {"dataset": job.args.dataset, "seed": job.args.seed})
+    if predictions is not None:
+        first = next(iter(predictions.values()))
+        num_clusters = first.probabilities.shape[1] if first.probabilities is not None else None
+        write_predictions(out / "predictions.csv", predictions, num_clusters)
+    write_json(out / "metrics.json", {**metrics, "seed": job.args.seed, "device": str(job.runtime.device)})

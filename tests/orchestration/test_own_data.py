@@ -1,0 +1,91 @@
+"""A user's own image folder, registered with one block of params.yaml, run through real DVC stages.
+
+No dvc.yaml edit and no regeneration: DVC's `foreach` over params.yaml's data sets picks the block up, its
+preset supplies every stage's settings, and `python -m pipelines run` names the pipeline and data set.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from real_project import Built, copy_real_project
+from toy_project import venv_env
+
+pytestmark = [pytest.mark.orchestration, pytest.mark.timeout(900)]
+
+BLOCK = """\
+  mine:
+    preset: digits
+    num_classes: 3
+    source: {{kind: folder, train: photos, skip_unreadable: {skip}}}
+"""
+
+
+def _photos(root: Path) -> int:
+    """photos/<digit>/<n>.png from scikit-learn's digits 0-2 (16x16 RGB), plus one corrupt file."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    count = 0
+    for label in (0, 1, 2):
+        folder = root / "photos" / f"digit{label}"
+        folder.mkdir(parents=True)
+        for n, image in enumerate(digits.images[digits.target == label][:60]):
+            pixels = np.rint(image * 255 / 16).astype(np.uint8)
+            Image.fromarray(pixels).resize((16, 16)).convert("RGB").save(folder / f"{n:03d}.png")
+            count += 1
+    (root / "photos" / "digit1" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated download")
+    return count
+
+
+def _add_block(root: Path, skip: bool) -> None:
+    params = root / "params.yaml"
+    text = params.read_text()
+    params.write_text(text.replace("datasets:\n", "datasets:\n" + BLOCK.format(skip=str(skip).lower()), 1))
+
+
+def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipelines", *args], cwd=root, env=venv_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_image_folder_in_one_block(real_template: Built, tmp_path: Path) -> None:
+    root = copy_real_project(real_template.root, tmp_path / "deepclust")
+    readable = _photos(root)
+    dvc_yaml = {p: p.read_text() for p in [root / "dvc.yaml", root / "pipelines" / "dvc.yaml"]}
+
+    _add_block(root, skip=False)
+    failed = _run(root, "run", "scan", "mine")
+    assert failed.returncode != 0
+    assert "photos/digit1/broken.png" in failed.stdout and "skip_unreadable: true" in failed.stdout, failed.stdout
+    assert not (root / "data" / "mine" / "prepared").exists()
+
+    (root / "params.yaml").write_text((root / "params.yaml").read_text().replace(
+        "skip_unreadable: false", "skip_unreadable: true"))
+    start = time.perf_counter()
+    done = _run(root, "run", "scan", "mine")
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, done.stdout
+    assert {p: p.read_text() for p in dvc_yaml} == dvc_yaml  # nothing regenerated, nothing edited
+    assert "pipelines/dvc.yaml:evaluate-scan@mine" in done.stdout and "ACC" in done.stdout
+
+    card = json.loads((root / "data/mine/prepared/card.json").read_text())
+    assert [s["id"] for s in card["skipped"]] == ["photos/digit1/broken.png"]
+    assert card["splits"]["train"]["n"] == readable
+    predictions = pd.read_csv(root / "data/mine/seed0/selflabel-scan/predictions.csv", dtype={"id": str})
+    assert set(predictions["split"]) == {"train"}  # the folder has no test split
+    assert len(predictions) == readable and predictions["id"].str.match(r"photos/digit[012]/\d{3}\.png$").all()
+    assert {"cluster", "prob_0", "prob_1", "prob_2"} <= set(predictions.columns)
+    metrics = json.loads((root / "data/mine/seed0/evaluate-scan/metrics.json").read_text())
+    assert metrics["split"] == "train" and "no test split" in metrics["protocol"]
+    assert metrics["samples"] == readable and 0.0 <= metrics["acc"] <= 1.0
+    print(f"\nown image folder ({readable} images + 1 corrupt, skipped): `python -m pipelines run scan mine` "
+          f"{seconds:.1f} s; ACC {metrics['acc']} NMI {metrics['nmi']} ARI {metrics['ari']} on the train split")
