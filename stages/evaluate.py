@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (out / plot).exists():
             _placeholder(out / plot)
     write_json(out / "metrics.json", results)
-    print_table(job.args.dataset, {final_name: results})
+    print_table(job.args.dataset, {out.name.removeprefix("evaluate-"): results})  # evaluate-<pipeline>
     return 0
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from deepclust.engine import cosine_schedule
+from deepclust.io import write_json
 from deepclust.methods import SimCLR
 from deepclust.models import ContrastiveModel, IdentityHead, build_backbone
 from deepclust.transforms import SimCLRTransform
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def identity(job: Job) -> int:
     """A feature table is already a representation: its "backbone" is the identity, and nothing trains."""
     dim = int(job.data.train.features.shape[1])
+    job.args.run_dir.mkdir(parents=True, exist_ok=True)  # a declared out: say why it holds no checkpoint
+    write_json(job.args.run_dir / "identity.json", {"trained": False, "reason": "feature table", "dim": dim})
     finish(job, ContrastiveModel(build_backbone("identity", input_dim=dim), IdentityHead()),
            {"epochs": 0, "identity": True, "feature_dim": dim})
     print(f"[pretext] {job.args.dataset} is a feature table ({dim}-d): nothing to pretrain, the backbone is "

@@ -43,6 +43,7 @@ def predict_splits(job: Job, model: nn.Module, inputs: ModelInputs) -> dict[str,
     """Cluster probabilities of every sample of the train and test splits (the test split once when it is
     the training split), from a one-head clustering model in eval mode."""
     data, transform = job.data, inputs.eval_transform(job)
+    model.to(job.runtime.device)  # a head built after training (SCAN's selected one) starts on the CPU
     splits = [("train", data.train, inputs.train)]
     if not data.card.get("test_is_train"):
         splits.append(("test", data.test, inputs.test))
