@@ -125,7 +125,9 @@ def plan_pipeline(root: str, pipeline: str, dataset: str, seed: int | None = Non
 
 
 def _info(stage: Any, graph: nx.DiGraph, root: str) -> StageInfo:
-    metrics = tuple(os.path.relpath(out.fs_path, root) for out in stage.outs if out.metric)
+    # Generated stages write `<out>/metrics.json` as a plain uncached out (only the main job's are DVC metrics).
+    metrics = tuple(os.path.relpath(out.fs_path, root) for out in stage.outs
+                    if out.metric or os.path.basename(out.fs_path) == "metrics.json")
     return StageInfo(
         address=stage_address(stage, root),
         name=stage.name,

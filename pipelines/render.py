@@ -84,7 +84,9 @@ def render_instance(inst: Instance, graph: Graph, root: Path, seed: int, wdir: s
         lines += [f"        - {out}/{f}" for f in files]
         for plot in kind.plots:
             lines += [f"        - {out}/{plot}:", "            cache: false"]
-        lines += ["      metrics:", f"        - {out}/metrics.json:", "            cache: false"]
+        # Not declared as DVC `metrics`: hundreds of them (every data set and seed, mostly never run) would
+        # bury `dvc metrics show`; the root dvc.yaml declares the main job's (other files: `dvc metrics show PATH`).
+        lines += [f"        - {out}/metrics.json:", "            cache: false"]
     meta = [f"kind: {inst.kind}", f"dataset: {ds}"] + ([] if inst.kind == "prepare" else [f"seed: {seed}"])
     if kind.trains:
         meta.append("gpus: 1")
@@ -120,7 +122,9 @@ def render_root(graph: Graph, root: Path) -> str:
              "      --metrics " + " ".join(f"{p}={m}" for p, m in metrics.items()),
              f"      --out reports/{ds}.md"]
     lines += _block("deps", stage_deps(root, "report") + list(metrics.values()), "    ")
-    lines += ["    outs:", f"      - reports/{ds}.md:", "          cache: false", "plots:"]
+    lines += ["    outs:", f"      - reports/{ds}.md:", "          cache: false", "metrics:"]
+    lines += [f"  - {m}" for m in metrics.values()]
+    lines.append("plots:")
     for inst in graph.instances:
         if not set(inst.used_by) & set(graph.main_pipelines):
             continue

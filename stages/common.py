@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from deepclust.data import PreparedData, load_prepared
 from deepclust.engine import Runtime
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file
-from deepclust.transforms import EvalTransform, FeatureTransform
 from stages.cli import entry, parser
 from stages.params import DatasetParams, load_params
 
@@ -82,48 +80,6 @@ def code_files() -> list[Path]:
                   and f.relative_to(ROOT).parts[0] in ("deepclust", "stages"))
 
 
-@dataclass
-class ModelInputs:
-    """What a model consumes, per split: uint8 images (N, H, W, C), or float feature rows (N, D)."""
-
-    train: torch.Tensor
-    test: torch.Tensor
-    images: bool
-
-    def eval_transform(self, job: Job) -> Callable[..., torch.Tensor]:
-        """Images: normalise; feature rows: L2-normalise (mining is by cosine, so the heads see the same)."""
-        if self.images:
-            return EvalTransform(*normalisation(job.data.card, job.dataset))
-        return FeatureTransform()
-
-
-def model_inputs(job: Job, identity_backbone: bool, features: Path | None = None) -> ModelInputs:
-    """The inputs of a network with the given backbone.
-
-    A convolutional backbone reads the prepared images. An identity backbone reads feature rows: the
-    upstream embed stage's (`--features`, when no network is upstream: scan-on-features), else the
-    prepared feature table itself (a `features` data set, whose pretext stage writes the identity).
-    """
-    data = job.data
-    if not identity_backbone:
-        if data.train.images is None:
-            raise DeepclustError(f"data set {job.args.dataset!r} is a feature table: this stage needs a model "
-                                 "trained on it (use scan-on-features, or a pipeline whose pretext runs on it)")
-        return ModelInputs(torch.from_numpy(data.train.images), torch.from_numpy(data.test.images), True)
-    if features is not None:
-        with np.load(require_file(features, "features (run the embed stage)")) as f:
-            return ModelInputs(torch.from_numpy(f["train_backbone"]), torch.from_numpy(f["test_backbone"]), False)
-    if data.train.features is None:
-        raise DeepclustError(f"an identity backbone needs feature rows, and data set {job.args.dataset!r} has "
-                             "images: give the stage --features (an embed stage upstream)")
-    return ModelInputs(torch.from_numpy(data.train.features), torch.from_numpy(data.test.features), False)
-
-
-def is_identity(backbone: torch.nn.Module) -> bool:
-    """True for the backbone of a feature table (the input is the representation)."""
-    return getattr(backbone, "arch", {}).get("name") == "identity"
-
-
 def read_features(path: Path, view: str, split: str = "train") -> tuple[np.ndarray, str]:
     """One view (`backbone` or `head`) of the embed stage's features; backbone when there is no head.
 
@@ -140,4 +96,4 @@ def read_features(path: Path, view: str, split: str = "train") -> tuple[np.ndarr
         return f[key], view
 
 
-__all__ = ["Job", "ModelInputs", "entry", "parser", "start"]
+__all__ = ["Job", "entry", "parser", "start"]

@@ -11,8 +11,9 @@ from deepclust.engine import predict
 from deepclust.io import atomic_path
 from deepclust.models import SimCLRProjectionHead
 from deepclust.models.io import load_backbone
-from stages.common import entry, is_identity, model_inputs, parser, start
-from stages.training import finish
+from stages.common import entry, parser, start
+from stages.inputs import is_identity, model_inputs
+from stages.outputs import write_outputs
 
 
 @entry
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = "model"
     with atomic_path(job.args.out / "features.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
-    finish(job, None, {"source": source, **{k: list(v.shape) for k, v in arrays.items()}})
+    write_outputs(job, {"source": source, **{k: list(v.shape) for k, v in arrays.items()}})
     print(f"[embed] {job.args.dataset}: " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
     return 0
 

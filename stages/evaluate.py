@@ -45,12 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = split.labels
     clusters = {name: _clusters(path, split_name, split.ids) for name, path in job.args.predictions}
     final_name, final_path = job.args.predictions[-1]
-    results: dict[str, Any] = {"split": split_name, "samples": len(split), "protocol": protocol,
-                               "final": final_name, "predictions": str(final_path), "labelled": labels is not None}
+    print(f"[evaluate] {job.args.dataset}: final predictions {final_path}")
+    results: dict[str, Any] = {"split": split_name, "samples": len(split), "protocol": protocol, "final": final_name}
     if labels is None:
         results["protocol"] += "; no labels: predictions only, no metrics"
     else:
-        results["by_stage"] = {name: _rounded(clustering_metrics(labels, c)) for name, c in clusters.items()}
+        results["by_stage"] = {name: _summary(clustering_metrics(labels, c)) for name, c in clusters.items()}
         results.update({k: results["by_stage"][final_name][k] for k in ("acc", "nmi", "ari")})
         plot_confusion_matrix(labels, clusters[final_name], out / "confusion.png", data.class_names)
     if split.images is not None:
@@ -74,8 +74,10 @@ def _placeholder(path: Path) -> None:
         Image.new("L", (1, 1), 255).save(tmp, format="PNG")
 
 
-def _rounded(metrics: dict) -> dict:
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
+def _summary(metrics: dict) -> dict:
+    """ACC, NMI, ARI (+ majority-vote ACC when overclustering) rounded, and how many clusters were used."""
+    keep = ("acc", "nmi", "ari", "majority_acc", "num_clusters")
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items() if k in keep}
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from deepclust.cluster import PCA, distances, kmeans
 from deepclust.data import SplitPredictions
 from deepclust.errors import DeepclustError
 from stages.common import entry, parser, read_features, start
-from stages.training import finish
+from stages.outputs import write_outputs
 
 
 def _preprocess(train: np.ndarray, others: list[np.ndarray], p) -> list[np.ndarray]:
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         clusters = result.assignments if name == "train" else probs.argmax(1)
         predictions[name] = SplitPredictions(split.ids, clusters.astype(np.int64), probs)
     sizes = np.bincount(result.assignments, minlength=k)
-    finish(job, None, {
+    write_outputs(job, {
         "num_clusters": k, "features": view, "dim": int(rows[0].shape[1]), "inertia": result.inertia,
         "backend": result.backend, "seconds": round(seconds, 2), "empty_clusters": int((sizes == 0).sum()),
         "empty_cluster_fixes": result.empty_clusters_fixed,

@@ -10,7 +10,7 @@ from deepclust.cluster import backend, knn_search, neighbour_accuracy
 from deepclust.errors import DeepclustError
 from deepclust.io import atomic_path
 from stages.common import entry, parser, read_features, start
-from stages.training import finish
+from stages.outputs import write_outputs
 
 
 @entry
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics[f"neighbour_acc@{k}"] = round(neighbour_accuracy(indices, labels, k), 4)
     with atomic_path(job.args.out / "neighbours.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, indices[:, : p.num_neighbors + 1].astype(np.int64))
-    finish(job, None, metrics)
+    write_outputs(job, metrics)
     print(f"[mine] {job.args.dataset}: " + " ".join(f"{k}={v}" for k, v in metrics.items()))
     return 0
 

@@ -14,7 +14,8 @@ from deepclust.methods import SCAN, HeadSelector, scan_batch_maker
 from deepclust.models import ClusteringModel, build_backbone
 from deepclust.models.io import load_backbone
 from deepclust.transforms import FeatureTransform, SCANStrongTransform
-from stages.common import Job, entry, is_identity, mean_std, model_inputs, parser, start
+from stages.common import Job, entry, mean_std, parser, start
+from stages.inputs import is_identity, model_inputs
 from stages.training import finish, predict_splits, random_batches, run_fingerprint, train
 
 

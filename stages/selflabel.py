@@ -10,7 +10,8 @@ from deepclust.engine import constant_schedule
 from deepclust.methods import SelfLabel
 from deepclust.models.io import load_clustering
 from deepclust.transforms import SCANStrongTransform
-from stages.common import entry, is_identity, mean_std, model_inputs, parser, start
+from stages.common import entry, mean_std, parser, start
+from stages.inputs import is_identity, model_inputs
 from stages.training import finish, predict_splits, random_batches, run_fingerprint, train
 
 

@@ -10,11 +10,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepclust.data import SplitPredictions, write_predictions
+from deepclust.data import SplitPredictions
 from deepclust.engine import EpochBatches, FitResult, fingerprint, fit, predict, random_order
-from deepclust.io import write_json
 from deepclust.models.io import save_model
-from stages.common import Job, ModelInputs, code_files
+from stages.common import Job, code_files
+from stages.inputs import ModelInputs
+from stages.outputs import write_outputs
 
 
 def random_batches(job: Job, num_samples: int, make_batch: Callable[[torch.Tensor], dict[str, torch.Tensor]],
@@ -56,13 +57,7 @@ def predict_splits(job: Job, model: nn.Module, inputs: ModelInputs) -> dict[str,
 
 def finish(job: Job, model: nn.Module | None, metrics: dict[str, Any],
            predictions: dict[str, SplitPredictions] | None = None) -> None:
-    """Writes the stage's outputs into `--out`: model.pt, predictions.csv, then metrics.json (last, so a
-    metrics file means the rest is there)."""
-    out = job.args.out
+    """Saves the trained model (model.pt, with its architecture) next to the stage's other outputs."""
     if model is not None:
-        save_model(out / "model.pt", model.cpu(), {"dataset": job.args.dataset, "seed": job.args.seed})
-    if predictions is not None:
-        first = next(iter(predictions.values()))
-        num_clusters = first.probabilities.shape[1] if first.probabilities is not None else None
-        write_predictions(out / "predictions.csv", predictions, num_clusters)
-    write_json(out / "metrics.json", {**metrics, "seed": job.args.seed, "device": str(job.runtime.device)})
+        save_model(job.args.out / "model.pt", model.cpu(), {"dataset": job.args.dataset, "seed": job.args.seed})
+    write_outputs(job, metrics, predictions)
