@@ -203,4 +203,4 @@ def build_graph(params: Mapping[str, Any]) -> Graph:
     names = [p.name for p in pipes]
     if not isinstance(chosen, list) or not chosen or any(p not in names for p in chosen):
         raise DeclarationError(f"params.yaml: main.pipelines must list declared pipelines ({names}), got {chosen!r}")
-    return Graph(tuple(instances), tuple(pipes), seeds, dataset, tuple(chosen))
+    return Graph(tuple(instances), tuple(pipes), seeds, str(dataset), tuple(chosen))

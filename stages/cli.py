@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from deepclust.errors import DeepclustError
 
@@ -44,7 +45,13 @@ def pair(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-def entry(body: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
+class StageMain(Protocol):
+    """A stage's `main(argv=None) -> int`."""
+
+    def __call__(self, argv: Sequence[str] | None = None) -> int: ...
+
+
+def entry(body: Callable[[Sequence[str] | None], int]) -> StageMain:
     """Makes `body` a stage `main(argv=None) -> int` that ends bad input with one line and exit code 2."""
 
     @functools.wraps(body)

@@ -62,12 +62,6 @@ def normalisation(card: dict[str, Any], dataset_params: Any) -> tuple[list[float
     return list(mean), list(std)
 
 
-def mean_std(job: Job) -> dict[str, list[float]]:
-    """The job's normalisation as transform keywords."""
-    mean, std = normalisation(job.data.card, job.dataset)
-    return {"mean": mean, "std": std}
-
-
 def params_dict(*models: Any) -> dict[str, Any]:
     """JSON-able dump of params models (for fingerprints and metrics files)."""
     return {type(m).__name__: m.model_dump(mode="json") for m in models}
@@ -75,7 +69,7 @@ def params_dict(*models: Any) -> dict[str, Any]:
 
 def code_files() -> list[Path]:
     """The repository's modules this process has imported: the code part of a training fingerprint."""
-    files = {Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+    files = {Path(str(m.__file__)).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
     return sorted(f for f in files if f.suffix == ".py" and f.is_relative_to(ROOT)
                   and f.relative_to(ROOT).parts[0] in ("deepclust", "stages"))
 

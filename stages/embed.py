@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from stages.outputs import write_outputs
 def main(argv: Sequence[str] | None = None) -> int:
     """Writes features.npz: train_/test_ x backbone (and head, when the model has a projection head)."""
     job = start("embed", parser(__doc__, "data", "out", optional=("model",)), argv)
-    data, arrays = job.data, {}
+    data, arrays = job.data, cast(dict[str, Any], {})
     if job.args.model is None:  # no network upstream: the input is the representation
         for split in ("train", "test"):
             s = getattr(data, split)
@@ -29,17 +30,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = "input"
     else:
         model = load_backbone(job.args.model)
-        inputs = model_inputs(job, is_identity(model.backbone))
+        backbone = cast(torch.nn.Module, model.backbone)
+        inputs = model_inputs(job, is_identity(backbone))
         transform = inputs.eval_transform(job) if inputs.images else (lambda x, g=None: x.float())
         model.to(job.runtime.device)
         projection = model.head.cpu().eval() if isinstance(model.head, SimCLRProjectionHead) else None
         for split in ("train", "test"):
             x = getattr(inputs, split)
-            backbone = predict(model.backbone, x, transform, job.runtime, job.params.batch_size, f"embed {split}")
-            arrays[f"{split}_backbone"] = backbone.numpy().astype(np.float32)
+            features = predict(backbone, x, transform, job.runtime, job.params.batch_size, f"embed {split}")
+            arrays[f"{split}_backbone"] = features.numpy().astype(np.float32)
             if projection is not None:  # (N, 512) -> (N, 128) is cheap; keep it off the device
                 with torch.no_grad():
-                    arrays[f"{split}_head"] = projection(backbone).numpy().astype(np.float32)
+                    arrays[f"{split}_head"] = projection(features).numpy().astype(np.float32)
         source = "model"
     with atomic_path(job.args.out / "features.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)

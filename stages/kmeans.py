@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for (name, split), x in zip(splits.items(), rows, strict=True):
         probs = soft_assignments(distances(x, result.centroids, spherical=p.spherical))
         clusters = result.assignments if name == "train" else probs.argmax(1)
+        assert split.ids is not None  # load_prepared always fills them
         predictions[name] = SplitPredictions(split.ids, clusters.astype(np.int64), probs)
     sizes = np.bincount(result.assignments, minlength=k)
     write_outputs(job, {

@@ -14,7 +14,7 @@ def write_outputs(job: Job, metrics: dict[str, Any],
     """Writes `--out`/predictions.csv (when given) and `--out`/metrics.json (with the run's seed and device)."""
     out = job.args.out
     if predictions is not None:
-        first = next(iter(predictions.values()))
-        num_clusters = first.probabilities.shape[1] if first.probabilities is not None else None
-        write_predictions(out / "predictions.csv", predictions, num_clusters)
+        probabilities = next(iter(predictions.values())).probabilities
+        assert probabilities is not None, "every clustering stage writes cluster probabilities"
+        write_predictions(out / "predictions.csv", predictions, int(probabilities.shape[1]))
     write_json(out / "metrics.json", {**metrics, "seed": job.args.seed, "device": str(job.runtime.device)})

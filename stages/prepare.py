@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         card.update(mean=[round(float(m), 4) for m in mean], std=[round(float(s), 4) for s in std])
     save_prepared(dataclasses.replace(data, card=card), args.out)
     rows = data.train.images if data.train.images is not None else data.train.features
+    assert rows is not None  # a split holds images or features
     skipped = card.get("skipped") or []
     note = f"; skipped {len(skipped)} unreadable (listed in card.json)" if skipped else ""
     print(f"[prepare] {args.dataset}: train {len(data.train)}, test {len(data.test)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -24,7 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return identity(job)
     data, p = job.data, job.params
     parts = [data.train.images] + ([data.unlabeled.images] if data.unlabeled is not None else [])
-    images = torch.from_numpy(np.concatenate(parts))
+    assert all(part is not None for part in parts)  # a feature table went to identity() above
+    images = torch.from_numpy(np.concatenate(cast(list[np.ndarray], parts)))
     mean, std = normalisation(data.card, job.dataset)
     backbone = build_backbone(p.backbone, images.shape[-1], p.width)
     transform = SimCLRTransform(mean=mean, std=std, **p.augment.model_dump())
@@ -46,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def identity(job: Job) -> int:
     """A feature table is already a representation: its "backbone" is the identity, and nothing trains."""
-    dim = int(job.data.train.features.shape[1])
+    features = job.data.train.features
+    assert features is not None  # prepare gives a split images or features
+    dim = int(features.shape[1])
     job.args.run_dir.mkdir(parents=True, exist_ok=True)  # a declared out: say why it holds no checkpoint
     write_json(job.args.run_dir / "identity.json", {"trained": False, "reason": "feature table", "dim": dim})
     finish(job, ContrastiveModel(build_backbone("identity", input_dim=dim), IdentityHead()),

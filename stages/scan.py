@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -11,10 +12,10 @@ from deepclust.engine import constant_schedule, predict
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file
 from deepclust.methods import SCAN, HeadSelector, scan_batch_maker
-from deepclust.models import ClusteringModel, build_backbone
+from deepclust.models import ClusteringHead, ClusteringModel, build_backbone
 from deepclust.models.io import load_backbone
 from deepclust.transforms import FeatureTransform, SCANStrongTransform
-from stages.common import Job, entry, mean_std, parser, start
+from stages.common import Job, entry, normalisation, parser, start
 from stages.inputs import is_identity, model_inputs
 from stages.training import finish, predict_splits, random_batches, run_fingerprint, train
 
@@ -22,7 +23,7 @@ from stages.training import finish, predict_splits, random_batches, run_fingerpr
 def _backbone(job: Job) -> torch.nn.Module:
     """The upstream backbone (`--model`), or the identity on the upstream features (scan-on-features)."""
     if job.args.model is not None:
-        backbone = load_backbone(job.args.model, "pretext model").backbone
+        backbone = cast(torch.nn.Module, load_backbone(job.args.model, "pretext model").backbone)
         job.runtime.seed_everything()  # loading built (and drew) a model: the head's init starts from the seed
         return backbone
     if job.args.features is None:
@@ -44,8 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     num_clusters = p.num_clusters or job.dataset.num_classes
     if num_clusters > len(inputs.train):
         raise DeepclustError(f"scan.{args.dataset}.num_clusters={num_clusters} exceeds the {len(inputs.train)} samples")
+    transform: Callable[..., torch.Tensor]
     if inputs.images:
-        transform = SCANStrongTransform(**mean_std(job), **p.augment.model_dump())
+        mean, std = normalisation(job.data.card, job.dataset)
+        transform = SCANStrongTransform(mean=mean, std=std, **p.augment.model_dump())
     else:  # a feature row has no augmentation that keeps its meaning: the neighbours carry the invariance
         transform = FeatureTransform()
     method = SCAN(backbone, transform, num_clusters, p.num_heads, p.entropy_weight, p.update_head_only,
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epoch, method.model, predict(method.model, inputs.train, eval_transform, job.runtime, 512, "select"))
     train(job, method, optimizer, batches, constant_schedule(p.lr, p.epochs, len(batches(0))), fp,
           on_epoch_end=select)
-    model = ClusteringModel(backbone, method.model.head.keep(0))
+    model = ClusteringModel(backbone, cast(ClusteringHead, method.model.head).keep(0))
     chosen = selector.load_best(model)
     finish(job, model, {"selected_epoch": chosen["epoch"], "selected_head": chosen["head"],
                         "val_loss": round(chosen["val_loss"], 5), "epochs": p.epochs, "head": p.head},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 
@@ -10,7 +11,7 @@ from deepclust.engine import constant_schedule
 from deepclust.methods import SelfLabel
 from deepclust.models.io import load_clustering
 from deepclust.transforms import SCANStrongTransform
-from stages.common import entry, mean_std, parser, start
+from stages.common import entry, normalisation, parser, start
 from stages.inputs import is_identity, model_inputs
 from stages.training import finish, predict_splits, random_batches, run_fingerprint, train
 
@@ -22,10 +23,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p, args = job.params, job.args
     model, _ = load_clustering(args.model)
     job.runtime.seed_everything()  # as before loading: the run's random draws start from the seed
-    inputs = model_inputs(job, is_identity(model.backbone), args.features)
+    inputs = model_inputs(job, is_identity(cast(torch.nn.Module, model.backbone)), args.features)
     weak = inputs.eval_transform(job)
-    strong = SCANStrongTransform(**mean_std(job), **p.augment.model_dump()) \
-        if inputs.images else weak
+    strong = weak  # feature rows: no augmentation that keeps their meaning
+    if inputs.images:
+        mean, std = normalisation(job.data.card, job.dataset)
+        strong = SCANStrongTransform(mean=mean, std=std, **p.augment.model_dump())
     method = SelfLabel(model, weak, strong, p.threshold, p.class_balanced)
     optimizer = torch.optim.Adam(method.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     batches = random_batches(job, len(inputs.train), lambda idx: {"images": inputs.train[idx]})

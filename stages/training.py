@@ -51,6 +51,7 @@ def predict_splits(job: Job, model: nn.Module, inputs: ModelInputs) -> dict[str,
     out = {}
     for name, split, x in splits:
         probs = predict(model, x, transform, job.runtime, 512, f"predict {name}")[0].softmax(-1)  # (N, K)
+        assert split.ids is not None  # load_prepared always fills them
         out[name] = SplitPredictions(split.ids, probs.argmax(1).numpy(), probs.numpy())
     return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ class SCAN(nn.Module):
                  num_heads: int = 1, entropy_weight: float = 5.0, update_head_only: bool = False,
                  hidden_dim: int | None = None) -> None:
         super().__init__()
-        head = ClusteringHead(backbone.output_dim, num_clusters, num_heads, hidden_dim)
+        head = ClusteringHead(cast(int, backbone.output_dim), num_clusters, num_heads, hidden_dim)
         self.model = ClusteringModel(backbone, head)
         self.transform = transform
         self.criterion = SCANLoss(entropy_weight=entropy_weight)
@@ -56,13 +56,15 @@ class SCAN(nn.Module):
         """Returns the summed SCAN loss over heads for uint8 `batch["anchor"]` and `batch["neighbor"]`."""
         anchor_logits = self.model(self.transform(batch["anchor"], state.generator)).float()  # (H, B, C)
         neighbor_logits = self.model(self.transform(batch["neighbor"], state.generator)).float()
-        total = consistency = ent = 0.0
+        total: torch.Tensor | float = 0.0
+        consistency = ent = 0.0
         for a, n in zip(anchor_logits, neighbor_logits, strict=True):
             parts = self.criterion.forward_components(a, n)
             total = total + parts.total
             consistency += parts.consistency.item()
             ent += parts.entropy.item()
         heads = anchor_logits.shape[0]
+        assert isinstance(total, torch.Tensor)  # at least one head
         return LossOutput(total, {"consistency": consistency / heads, "entropy": ent / heads})
 
 
@@ -131,7 +133,7 @@ class HeadSelector:
         head = int(losses.argmin())
         best = self.best()
         if best is None or float(losses[head]) < best["val_loss"]:
-            chosen = ClusteringModel(model.backbone, model.head.keep(head))
+            chosen = ClusteringModel(model.backbone, cast(ClusteringHead, model.head).keep(head))
             run_variables = {"val_loss": float(losses[head]), "epoch": epoch + 1, "head": head}
             save_checkpoint(self.path, self.fingerprint, run_variables, model=chosen)
         return {"val_loss": float(losses[head]), "best_head": head}

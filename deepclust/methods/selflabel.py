@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.losses import SelfLabelLoss
-from deepclust.models import ClusteringModel
-from deepclust.transforms import EvalTransform, SCANStrongTransform
 
 
 class SelfLabel(nn.Module):
@@ -21,14 +21,15 @@ class SelfLabel(nn.Module):
 
     Args:
         model: Clustering model with a single head (the head SCAN selected).
-        weak_transform: The eval transform.
-        strong_transform: SCAN's strong augmentation.
+        weak_transform: The eval transform (feature rows: `FeatureTransform`).
+        strong_transform: SCAN's strong augmentation (feature rows: the weak transform again).
         threshold: Confidence above which a prediction becomes a label (0.99).
         class_balanced: Weight the cross entropy by inverse class frequency among confident samples.
     """
 
-    def __init__(self, model: ClusteringModel, weak_transform: EvalTransform,
-                 strong_transform: SCANStrongTransform, threshold: float = 0.99, class_balanced: bool = True) -> None:
+    def __init__(self, model: nn.Module, weak_transform: Callable[..., torch.Tensor],
+                 strong_transform: Callable[..., torch.Tensor], threshold: float = 0.99,
+                 class_balanced: bool = True) -> None:
         super().__init__()
         self.model = model
         self.weak_transform = weak_transform

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -29,7 +31,7 @@ class SimCLR(nn.Module):
     def __init__(self, backbone: nn.Module, transform: SimCLRTransform, temperature: float = 0.1,
                  symmetric: bool = False, hidden_dim: int = 512, output_dim: int = 128) -> None:
         super().__init__()
-        head = SimCLRProjectionHead(backbone.output_dim, hidden_dim, output_dim)
+        head = SimCLRProjectionHead(cast(int, backbone.output_dim), hidden_dim, output_dim)
         self.model = ContrastiveModel(backbone, head)
         self.transform = transform
         self.criterion = NTXentLoss(temperature=temperature, symmetric=symmetric)

@@ -57,10 +57,11 @@ def architecture(model: nn.Module) -> dict[str, Any]:
     """
     kind = next((k for k, cls in MODELS.items() if type(model) is cls), None)
     if kind == "autoencoder":
-        return {"model": kind, **model.arch}
-    if kind is None or not hasattr(model.backbone, "arch") or not hasattr(model.head, "arch"):
+        return {"model": kind, **getattr(model, "arch")}  # noqa: B009 - nn.Module's typing hides plain attributes
+    backbone, head = (getattr(getattr(model, part, None), "arch", None) for part in ("backbone", "head"))
+    if kind is None or not isinstance(backbone, dict) or not isinstance(head, dict):
         raise ValueError(f"{type(model).__name__}: build backbones with build_backbone and use deepclust heads")
-    return {"model": kind, "backbone": dict(model.backbone.arch), "head": dict(model.head.arch)}
+    return {"model": kind, "backbone": dict(backbone), "head": dict(head)}
 
 
 def build_model(arch: dict[str, Any]) -> nn.Module:

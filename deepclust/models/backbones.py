@@ -6,6 +6,7 @@ Every backbone maps images (B, C, H, W) to features (B, output_dim) and exposes 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -166,8 +167,9 @@ def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: 
         if input_dim is None:
             raise DeepclustError("the identity backbone needs input_dim (the feature size)")
         backbone = BACKBONES[name](input_dim=input_dim)
-        backbone.arch = {"name": name, "input_dim": int(input_dim)}
-        return backbone
-    backbone = BACKBONES[name](in_channels=in_channels, width=width)
-    backbone.arch = {"name": name, "in_channels": int(in_channels), "width": int(width)}
+        arch: dict[str, Any] = {"name": name, "input_dim": int(input_dim)}
+    else:
+        backbone = BACKBONES[name](in_channels=in_channels, width=width)
+        arch = {"name": name, "in_channels": int(in_channels), "width": int(width)}
+    setattr(backbone, "arch", arch)  # noqa: B010 - a plain attribute; nn.Module's typing would call it a Module
     return backbone
