@@ -190,10 +190,27 @@ def parse_seeds(raw: Any) -> tuple[int, ...]:
     return tuple(raw)
 
 
+def check_presets(params: Mapping[str, Any], kinds: set[str]) -> None:
+    """Every data set names a preset with a block in every stage section in use (DVC reads
+    `<stage>.${item.preset}` for every data set, so one missing key would break every `dvc` command)."""
+    for name, block in (params.get("datasets") or {}).items():
+        preset = block.get("preset") if isinstance(block, Mapping) else None
+        if not isinstance(preset, str):
+            raise DeclarationError(
+                f"params.yaml: datasets.{name}.preset is missing: every data set names the preset whose stage "
+                "settings it uses (its own name for a built-in one, e.g. `preset: cifar10-parquet` for your images)")
+        missing = sorted(k for k in kinds if preset not in (params.get(k) or {}))
+        if missing:
+            raise DeclarationError(f"params.yaml: data set {name!r} uses preset {preset!r}, which has no block in "
+                                   f"{', '.join(f'{k}.{preset}' for k in missing)}")
+
+
 def build_graph(params: Mapping[str, Any]) -> Graph:
-    """Validates `pipelines`, `seeds` and `main` of a loaded params.yaml and expands the pipelines."""
+    """Validates `pipelines`, `seeds`, `main` and the data sets' presets of a loaded params.yaml and expands
+    the pipelines."""
     pipes = parse_pipelines(params.get("pipelines"))
     instances = expand(pipes)
+    check_presets(params, {i.kind for i in instances} - {"prepare"})
     seeds = parse_seeds(params.get("seeds"))
     main = params.get("main") or {}
     dataset, chosen = main.get("dataset"), main.get("pipelines")

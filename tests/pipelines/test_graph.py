@@ -11,9 +11,13 @@ from pipelines.graph import DeclarationError, build_graph
 SCAN = ["prepare", "pretext", "embed", "mine", "scan", "selflabel", "evaluate"]
 
 
+KINDS = ("pretext", "embed", "mine", "scan", "selflabel", "kmeans", "evaluate")
+
+
 def graph(pipelines: dict[str, Any], **extra: Any):
     main = {"dataset": "toy", "pipelines": [next(iter(pipelines))]}
-    params = {"datasets": {"toy": {}}, "pipelines": pipelines, "main": main}
+    params = {"datasets": {"toy": {"preset": "toy"}}, "pipelines": pipelines, "main": main,
+              **{kind: {"toy": {}} for kind in KINDS}}
     return build_graph({**params, **extra})
 
 
@@ -92,3 +96,13 @@ def test_bad_seeds_or_main(extra: dict[str, Any], message: str) -> None:
 def test_seeds_default_and_order() -> None:
     assert graph({"scan": SCAN}).seeds == (0,)
     assert graph({"scan": SCAN}, seeds=[3, 1]).seeds == (3, 1)
+
+
+@pytest.mark.parametrize(("dataset", "message"), [
+    ({"num_classes": 3}, "datasets.mine.preset is missing"),
+    ({"preset": "nope"}, "data set 'mine' uses preset 'nope', which has no block in embed.nope"),
+])
+def test_every_data_set_names_a_complete_preset(dataset: dict[str, Any], message: str) -> None:
+    datasets = {"toy": {"preset": "toy"}, "mine": dataset}
+    with pytest.raises(DeclarationError, match=message):
+        graph({"scan": SCAN}, datasets=datasets)
