@@ -45,8 +45,8 @@ def params_with_dataset(args: argparse.Namespace) -> dict:
 
 def run_stage(cmd: list[str], data: Path, params: Path, log) -> tuple[int, float]:
     """Runs one stage command with `data/` mapped to DATA; streams its output to LOG and stdout."""
+    # `data/...` and `name=data/...`: the first `data/` of such an argument is the data root
     argv = [a.replace("data/", f"{data}/", 1) if a.startswith("data/") or "=data/" in a else a for a in cmd]
-    argv = [a.replace("=data/", f"={data}/") for a in argv]
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, *argv[1:], "--params", str(params)], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
