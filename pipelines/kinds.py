@@ -13,7 +13,7 @@ from dataclasses import dataclass
 # Artifact type -> file name inside a stage's output folder ("" = the folder itself).
 ARTIFACT_FILES: dict[str, str] = {
     "prepared": "",                # train/test .npz (uint8 images or float features, labels, ids) + card.json
-    "backbone": "model.pt",        # backbone (+ projection head) whose config records its architecture
+    "backbone": "model.pt",        # backbone (+ projection head, or an autoencoder) recording its architecture
     "features": "features.npz",    # train_/test_ x backbone/head float32 matrices
     "neighbours": "neighbours.npy",  # (N, K+1) int64, self first
     "clustering": "model.pt",      # backbone + clustering head whose config records the head kind
@@ -85,6 +85,15 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          ("clustering", "predictions"), trains=True),
     Kind("kmeans", "k-means on the features (faiss or torch), predictions for train and test",
          (DATA, Input("--features", "features")), ("predictions",)),
+    Kind("ae_pretrain", "DEC/IDEC autoencoder d-500-500-2000-10 trained to reconstruct its input (pixels or features)",
+         (DATA, Input("--features", "features", required=False)), ("backbone",), trains=True),
+    Kind("dec", "DEC (IDEC with reconstruction): k-means init, Student-t Q, KL to the refreshed target P",
+         (DATA, Input("--model", "backbone"), Input("--features", "features", required=False)),
+         ("clustering", "predictions"), trains=True),
+    Kind("deepcluster", "DeepCluster: k-means pseudo-labels of PCA-whitened features, a classifier, every epoch",
+         (DATA,), ("backbone",), trains=True),
+    Kind("pcl", "PCL: MoCo (momentum encoder, queue) + ProtoNCE on k-means prototypes at several granularities",
+         (DATA,), ("backbone",), trains=True),
     Kind("evaluate", "ACC / NMI / ARI of every predictions file of the pipeline, confusion matrix, cluster grid",
          (DATA, Input("--predictions", "predictions", many=True)), ("evaluation",),
          plots=("confusion.png", "clusters.png")),

@@ -52,6 +52,28 @@ def model_inputs(job: Job, identity_backbone: bool, features: Path | None = None
     return ModelInputs(torch.from_numpy(data.train.features), torch.from_numpy(data.test.features), False)
 
 
+def network_inputs(job: Job, backbone: torch.nn.Module, features: Path | None = None) -> ModelInputs:
+    """The inputs of any backbone: a convolutional one reads the images; a flat one (`mlp`, `identity`) reads
+    the upstream features when given, else the prepared data (images, which it flattens, or the table)."""
+    name = getattr(backbone, "arch", {}).get("name")
+    if name not in ("mlp", "identity"):
+        return model_inputs(job, False)
+    if features is not None or job.data.train.images is None:
+        return model_inputs(job, True, features)
+    return model_inputs(job, False)
+
+
+def training_images(job: Job) -> torch.Tensor:
+    """The images a representation learner trains on: the training split, plus the unlabeled one when present
+    (STL-10's 100k), as uint8 (N, H, W, C)."""
+    data = job.data
+    if data.train.images is None:
+        raise DeepclustError(f"data set {job.args.dataset!r} is a feature table: {job.stage} trains a convolutional "
+                             "network on images (cluster a table with kmeans, scan-on-features or dec)")
+    parts = [data.train.images] + ([data.unlabeled.images] if data.unlabeled is not None else [])
+    return torch.from_numpy(np.concatenate([part for part in parts if part is not None]))
+
+
 def is_identity(backbone: torch.nn.Module) -> bool:
     """True for the backbone of a feature table (the input is the representation)."""
     return getattr(backbone, "arch", {}).get("name") == "identity"

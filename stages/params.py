@@ -165,6 +165,70 @@ class KmeansParams(Frozen):
         "keeps its centroid.")
 
 
+class _Optimised(Frozen):
+    epochs: int = Field(ge=1, description="Training epochs.")
+    batch_size: int = Field(ge=2, description="Samples per batch (256).")
+    lr: float = Field(gt=0, description="Base learning rate.")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum (0.9).")
+    weight_decay: float = Field(0.0, ge=0, description="Weight decay.")
+
+
+class AEPretrainParams(_Optimised):
+    samples_per_epoch: int | None = Field(
+        None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
+    hidden_dims: list[int] = Field([500, 500, 2000, 10], min_length=1,
+                                   description="Encoder sizes; the last is the embedding (DEC: 500-500-2000-10).")
+    optimizer: Literal["sgd", "adam"] = Field(
+        "adam", description="sgd (DEC-keras: lr 1, momentum 0.9, 300 epochs) or adam (lr 1e-3, fewer epochs).")
+    schedule: Literal["constant", "cosine"] = Field("cosine", description="Learning-rate schedule over the run.")
+    corruption: float = Field(0.0, ge=0, lt=1, description="Denoising: input coordinates zeroed (DEC's SAE: 0.2).")
+
+
+class DecParams(Frozen):
+    num_clusters: int | None = Field(None, ge=2, description="K; None uses datasets.<ds>.num_classes.")
+    alpha: float = Field(1.0, gt=0, description="Student-t degrees of freedom (1).")
+    reconstruction: bool = Field(False, description="IDEC: keep training the decoder, loss L_r + gamma KL.")
+    gamma: float = Field(0.1, gt=0, description="IDEC's weight of the KL term (0.1).")
+    optimizer: Literal["sgd", "adam"] = Field("sgd", description="DEC: SGD lr 0.01 momentum 0.9; IDEC: Adam 1e-3.")
+    lr: float = Field(0.01, gt=0, description="Learning rate (DEC 0.01 SGD; IDEC 0.001 Adam).")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum (0.9).")
+    batch_size: int = Field(256, ge=2, description="Samples per batch (256).")
+    update_interval: int = Field(140, ge=1, description="Batches between refreshes of the target P (MNIST: 140).")
+    tol: float = Field(0.001, ge=0, lt=1, description="Stop when fewer labels than this fraction change (0.1%).")
+    max_iterations: int = Field(20000, ge=1, description="Upper bound on batches (DEC-keras maxiter 2e4).")
+    kmeans_nredo: int = Field(20, ge=1, description="k-means restarts of the centroid initialisation (20).")
+
+
+class DeepClusterParams(_Optimised):
+    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn.")
+    width: int = Field(32, ge=1, description="small_cnn width (ignored by the ResNets).")
+    sobel: bool = Field(False, description="Frozen grayscale + Sobel input filter (the reference's --sobel).")
+    num_clusters: int = Field(ge=2, description="k of the per-epoch k-means (ImageNet 10000; CIFAR ~100-300).")
+    pca_dim: int = Field(256, ge=1, description="PCA (whitened) size before k-means, capped at the feature size.")
+    kmeans_niter: int = Field(20, ge=1, description="Lloyd iterations per epoch (20).")
+    reassign: float = Field(1.0, gt=0, description="Samples per epoch as a multiple of N, drawn label-uniformly.")
+    augment: AugmentParams = AugmentParams(jitter_prob=0.0, grayscale_prob=0.0)
+
+
+class PclParams(_Optimised):
+    samples_per_epoch: int | None = Field(
+        None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
+    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn.")
+    width: int = Field(32, ge=1, description="small_cnn width (ignored by the ResNets).")
+    min_lr_fraction: float = Field(0.0, ge=0, le=1, description="Final lr / lr of the cosine schedule.")
+    temperature: float = Field(0.2, gt=0, description="InfoNCE tau and the mean concentration phi (0.2).")
+    encoder_momentum: float = Field(0.99, ge=0, lt=1, description="Key encoder EMA (ImageNet 0.999, CIFAR 0.99).")
+    queue_size: int = Field(4096, ge=1, description="Negatives in the queue (16384; CIFAR 4096).")
+    warmup_epochs: int = Field(20, ge=0, description="InfoNCE-only epochs before the first E-step (20).")
+    num_clusters: list[int] = Field(min_length=1, description="Granularities K_m (CIFAR: 100, 250, 500).")
+    hidden_dim: int = Field(512, ge=1, description="Projection MLP hidden size.")
+    output_dim: int = Field(128, ge=1, description="Embedding size (128).")
+    kmeans_niter: int = Field(20, ge=1, description="Lloyd iterations per granularity (20).")
+    kmeans_nredo: int = Field(1, ge=1, description="k-means restarts per granularity (reference 5; 1-5 suffice).")
+    alpha: float = Field(10.0, gt=0, description="Concentration smoothing alpha (10).")
+    augment: AugmentParams = AugmentParams()
+
+
 class EvaluateParams(Frozen):
     grid_per_cluster: int = Field(8, ge=1, description="Sample images per cluster in clusters.png.")
 
@@ -172,6 +236,7 @@ class EvaluateParams(Frozen):
 STAGE_PARAMS: dict[str, type[Frozen]] = {
     "pretext": PretextParams, "embed": EmbedParams, "mine": MineParams, "scan": ScanParams,
     "selflabel": SelflabelParams, "kmeans": KmeansParams, "evaluate": EvaluateParams,
+    "ae_pretrain": AEPretrainParams, "dec": DecParams, "deepcluster": DeepClusterParams, "pcl": PclParams,
 }
 
 

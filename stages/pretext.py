@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
 
-import numpy as np
 import torch
 
 from deepclust.engine import cosine_schedule
@@ -14,6 +12,7 @@ from deepclust.methods import SimCLR
 from deepclust.models import ContrastiveModel, IdentityHead, build_backbone
 from deepclust.transforms import SimCLRTransform
 from stages.common import Job, entry, normalisation, parser, start
+from stages.inputs import training_images
 from stages.training import finish, random_batches, run_fingerprint, train
 
 
@@ -24,9 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if job.data.train.images is None:
         return identity(job)
     data, p = job.data, job.params
-    parts = [data.train.images] + ([data.unlabeled.images] if data.unlabeled is not None else [])
-    assert all(part is not None for part in parts)  # a feature table went to identity() above
-    images = torch.from_numpy(np.concatenate(cast(list[np.ndarray], parts)))
+    images = training_images(job)
     mean, std = normalisation(data.card, job.dataset)
     backbone = build_backbone(p.backbone, images.shape[-1], p.width)
     transform = SimCLRTransform(mean=mean, std=std, **p.augment.model_dump())

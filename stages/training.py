@@ -31,11 +31,21 @@ def run_fingerprint(job: Job, inputs: Sequence[Path]) -> str:
     return fingerprint(job.params_record(), inputs, code_files())
 
 
+def make_optimizer(kind: str, params: Any, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
+              ) -> torch.optim.Optimizer:
+    """SGD (with momentum) or Adam, as a stage's params name it; `params` may be param groups."""
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
 def train(job: Job, method: nn.Module, optimizer: torch.optim.Optimizer, batches: Callable[[int], Any],
-          lr_schedule: Any, fp: str, **fit_kwargs: Any) -> tuple[FitResult, float]:
-    """Runs the shared loop with the job's epochs, runtime and run directory; returns (result, seconds)."""
+          lr_schedule: Any, fp: str, epochs: int | None = None, **fit_kwargs: Any) -> tuple[FitResult, float]:
+    """Runs the shared loop with the job's epochs (or `epochs`), runtime and run directory; returns
+    (result, seconds)."""
     t0 = time.perf_counter()
-    result = fit(method, optimizer, batches, epochs=job.params.epochs, runtime=job.runtime, lr_schedule=lr_schedule,
+    epochs = job.params.epochs if epochs is None else epochs
+    result = fit(method, optimizer, batches, epochs=epochs, runtime=job.runtime, lr_schedule=lr_schedule,
                  run_dir=job.args.run_dir, fingerprint=fp, desc=job.name, **fit_kwargs)
     return result, time.perf_counter() - t0
 

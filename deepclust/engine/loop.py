@@ -26,8 +26,9 @@ Optional hooks, called only when the method defines them, outside autocast (for 
         After the epoch's batches, before `fit`'s `on_epoch_end` callback argument and the checkpoint.
 
 The dicts that `on_epoch_start` and `on_epoch_end` return are merged into the epoch's metrics. Any hook may
-set `state.stop` (and `state.stop_reason`) to end training after the current epoch; a resumed run that had
-stopped trains no further.
+set `state.stop` (and `state.stop_reason`) to end training after the current epoch; set in `on_epoch_start`,
+the epoch trains on no batch (a convergence test on the E-step's result). A resumed run that had stopped
+trains no further.
 """
 
 from __future__ import annotations
@@ -177,7 +178,8 @@ class _Loop:
         t0 = time.perf_counter()
         state.generator = state.runtime.generator(offset=state.epoch)
         started = _hook(self.method, "on_epoch_start", state) or {}
-        epoch_batches = self.batches(state.epoch)
+        # A convergence test at the E-step (DEC's label change) stops before training on the new targets.
+        epoch_batches = [] if state.stop else self.batches(state.epoch)
         state.steps_per_epoch = len(epoch_batches) if isinstance(epoch_batches, Sized) else 0
         self.method.train()
         state.lr = self._lr_at(state.step)  # logged even if the epoch had no batch

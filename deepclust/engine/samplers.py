@@ -28,6 +28,33 @@ def random_order(num_samples: int, epoch: int, seed: int, samples_per_epoch: int
     return torch.randperm(num_samples, generator=g)[:samples_per_epoch]
 
 
+def cyclic_order(num_samples: int, start: int, count: int, seed: int) -> torch.Tensor:
+    """`count` indices from position `start` of an endless stream of seeded permutations, one per pass.
+
+    Pass k is `random_order(num_samples, k, seed)`, so a method whose "epoch" is a fixed number of steps
+    rather than a pass over the data (DEC's update interval) walks every sample once per pass, and any window
+    of the stream is reproducible on resume.
+
+    Args:
+        num_samples: Data set size N.
+        start: Position in the stream (e.g. epoch * steps * batch_size).
+        count: Indices to return.
+        seed: Base seed.
+
+    Returns:
+        Indices, int64. Shape: (count,).
+    """
+    if num_samples < 1 or start < 0 or count < 0:
+        raise ValueError(f"need num_samples >= 1, start >= 0, count >= 0; got {num_samples}, {start}, {count}")
+    parts, position = [], start
+    while count > 0:
+        passno, offset = divmod(position, num_samples)
+        take = min(count, num_samples - offset)
+        parts.append(random_order(num_samples, passno, seed)[offset:offset + take])
+        position, count = position + take, count - take
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
+
+
 def uniform_label_order(labels: torch.Tensor | np.ndarray, num_samples: int,
                         generator: torch.Generator) -> torch.Tensor:
     """DeepCluster's sampler: `num_samples` indices spread uniformly over the non-empty pseudo-labels.

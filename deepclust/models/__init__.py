@@ -16,6 +16,7 @@ from deepclust.models.heads import (
     MultiKClusteringHead,
     ProjectionHead,
     SimCLRProjectionHead,
+    StudentTHead,
     build_head,
 )
 
@@ -77,6 +78,6 @@ def build_model(arch: dict[str, Any]) -> nn.Module:
 __all__ = [
     "BACKBONES", "MODELS", "AutoEncoder", "ClusteringHead", "ClusteringModel", "ContrastiveModel",
     "IdentityBackbone", "IdentityHead", "MultiKClusteringHead", "ProjectionHead", "ResNet", "SimCLRProjectionHead",
-    "SmallCNN",
+    "SmallCNN", "StudentTHead",
     "architecture", "build_backbone", "build_head", "build_model",
 ]

@@ -8,22 +8,15 @@ from typing import Any
 import torch
 from torch import nn
 
-
-def _mlp(dims: Sequence[int]) -> nn.Sequential:
-    """Linear layers with ReLU between them and none after the last (the embedding / reconstruction is linear)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
-        layers.append(nn.Linear(a, b))
-        if i < len(dims) - 2:
-            layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
+from deepclust.models.backbones import build_backbone, mlp
 
 
 class AutoEncoder(nn.Module):
-    """Symmetric MLP autoencoder; `encoder` is the backbone DEC/IDEC cluster with.
+    """Symmetric MLP autoencoder; its encoder is an `mlp` backbone, which DEC/IDEC (or SCAN) cluster with.
 
     "a deep autoencoder ... d-500-500-2000-10 for all datasets ... ReLU everywhere except the embedding and the
-    reconstruction layers" (DEC, arXiv 1511.06335, 3.2 and 4.3).
+    reconstruction layers" (DEC, arXiv 1511.06335, 3.2 and 4.3). `backbone` is the encoder, so any stage that
+    takes a backbone (embed, kmeans, dec, scan) takes a pretrained autoencoder.
 
     Args:
         input_dim: Input size d (flattened pixels or a feature row).
@@ -32,15 +25,17 @@ class AutoEncoder(nn.Module):
 
     def __init__(self, input_dim: int, hidden_dims: Sequence[int] = (500, 500, 2000, 10)) -> None:
         super().__init__()
-        if input_dim < 1 or not hidden_dims or min(hidden_dims) < 1:
-            raise ValueError(f"input_dim and hidden_dims must be positive, got {input_dim}, {list(hidden_dims)}")
-        dims = [input_dim, *hidden_dims]
-        self.encoder = _mlp(dims)
-        self.decoder = _mlp(dims[::-1])
+        self.backbone = build_backbone("mlp", input_dim=input_dim, hidden_dims=hidden_dims)
+        self.decoder = mlp([*hidden_dims[::-1], input_dim])
         self.output_dim = int(hidden_dims[-1])
         self.arch: dict[str, Any] = {"input_dim": input_dim, "hidden_dims": list(hidden_dims)}
 
+    @property
+    def head(self) -> None:
+        """No projection head: the embedding is the encoder's output."""
+        return None
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (embedding, reconstruction). Shapes: (B, hidden_dims[-1]), (B, input_dim)."""
-        z = self.encoder(x.flatten(1))
+        """Returns (embedding, reconstruction of the flattened input). Shapes: (B, hidden_dims[-1]), (B, d)."""
+        z = self.backbone(x)
         return z, self.decoder(z)

@@ -5,7 +5,7 @@ Every backbone maps images (B, C, H, W) to features (B, output_dim) and exposes 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -138,16 +138,72 @@ class IdentityBackbone(nn.Module):
         return x.flatten(1)  # (B, D)
 
 
+class MLPBackbone(nn.Module):
+    """Fully connected layers with ReLU between them and none after the last: DEC's encoder d-500-500-2000-10.
+
+    The input is flattened, so it reads normalised images as well as feature rows.
+
+    Args:
+        input_dim: Input size d.
+        hidden_dims: Layer sizes; the last one is the embedding (`output_dim`).
+    """
+
+    def __init__(self, input_dim: int, hidden_dims: Sequence[int]) -> None:
+        super().__init__()
+        if input_dim < 1 or not hidden_dims or min(hidden_dims) < 1:
+            raise ValueError(f"input_dim and hidden_dims must be positive, got {input_dim}, {list(hidden_dims)}")
+        self.layers = mlp([input_dim, *hidden_dims])
+        self.output_dim = int(hidden_dims[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x.flatten(1))  # (B, hidden_dims[-1])
+
+
+def mlp(dims: Sequence[int]) -> nn.Sequential:
+    """Linear layers with ReLU between them and none after the last (an embedding or reconstruction is linear)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+        layers.append(nn.Linear(a, b))
+        if i < len(dims) - 2:
+            layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class SobelBackbone(nn.Module):
+    """A frozen grayscale + Sobel filter in front of a convolutional backbone (DeepCluster's `--sobel`).
+
+    The image is turned gray (channel mean), then two fixed 3x3 Sobel filters give the horizontal and
+    vertical gradients, so the backbone sees 2 channels and cannot cluster by colour (arXiv 1807.05520, 3.3).
+
+    Args:
+        backbone: A backbone built with `in_channels=2`.
+    """
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.sobel = nn.Conv2d(1, 2, 3, padding=1, bias=False)
+        kernel = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+        self.sobel.weight.data.copy_(torch.stack([kernel, kernel.t()]).unsqueeze(1))
+        self.sobel.weight.requires_grad_(False)
+        self.net = backbone
+        self.output_dim = backbone.output_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.sobel(x.mean(dim=1, keepdim=True)))
+
+
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "resnet18": lambda in_channels=3, **kw: ResNet((2, 2, 2, 2), in_channels, "cifar"),
     "resnet34": lambda in_channels=3, **kw: ResNet((3, 4, 6, 3), in_channels, "cifar"),
     "resnet18_stl": lambda in_channels=3, **kw: ResNet((2, 2, 2, 2), in_channels, "stl"),
     "small_cnn": lambda in_channels=3, width=32, **kw: SmallCNN(in_channels, width),
     "identity": lambda input_dim=1, **kw: IdentityBackbone(input_dim),
+    "mlp": lambda input_dim=1, hidden_dims=(500, 500, 2000, 10), **kw: MLPBackbone(input_dim, hidden_dims),
 }
 
 
-def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: int | None = None) -> nn.Module:
+def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: int | None = None,
+                   hidden_dims: Sequence[int] | None = None, sobel: bool = False) -> nn.Module:
     """Builds a backbone by name from `BACKBONES` and records how in its `arch` attribute.
 
     `arch` is what a saved model stores so that any consumer can rebuild the backbone (models/io.py).
@@ -156,20 +212,30 @@ def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: 
         name: A key of `BACKBONES`.
         in_channels: Image channels (convolutional backbones).
         width: small_cnn width (ignored by the others).
-        input_dim: Feature size of an `identity` backbone (required for it, ignored by the others).
+        input_dim: Input size of an `identity` or `mlp` backbone (required for them, ignored by the others).
+        hidden_dims: Layer sizes of an `mlp` backbone (DEC: 500, 500, 2000, 10).
+        sobel: Put a frozen grayscale + Sobel filter in front of a convolutional backbone.
 
     Raises:
-        DeepclustError: If `name` is not a known backbone, or `identity` lacks `input_dim`.
+        DeepclustError: If `name` is not a known backbone, `identity`/`mlp` lacks `input_dim`, or Sobel is
+            asked of a backbone that does not read images.
     """
     if name not in BACKBONES:
         raise DeepclustError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
-    if name == "identity":
+    arch: dict[str, Any]
+    if name in ("identity", "mlp"):
         if input_dim is None:
-            raise DeepclustError("the identity backbone needs input_dim (the feature size)")
-        backbone = BACKBONES[name](input_dim=input_dim)
-        arch: dict[str, Any] = {"name": name, "input_dim": int(input_dim)}
+            raise DeepclustError(f"the {name} backbone needs input_dim (the input size)")
+        if sobel:
+            raise DeepclustError(f"sobel needs an image backbone, not {name}")
+        arch = {"name": name, "input_dim": int(input_dim)}
+        if name == "mlp":
+            arch["hidden_dims"] = [int(d) for d in (hidden_dims or (500, 500, 2000, 10))]
+        backbone = BACKBONES[name](**{k: v for k, v in arch.items() if k != "name"})
     else:
-        backbone = BACKBONES[name](in_channels=in_channels, width=width)
+        backbone = BACKBONES[name](in_channels=2 if sobel else in_channels, width=width)
         arch = {"name": name, "in_channels": int(in_channels), "width": int(width)}
+        if sobel:
+            backbone, arch["sobel"] = SobelBackbone(backbone), True
     setattr(backbone, "arch", arch)  # noqa: B010 - a plain attribute; nn.Module's typing would call it a Module
     return backbone

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepclust.losses.dec_loss import student_t_assignment
+
 
 class ProjectionHead(nn.Module):
     """An MLP built from (in_dim, out_dim, batch_norm, activation) blocks, as lightly's ProjectionHead.
@@ -131,6 +133,32 @@ class IdentityHead(nn.Identity):
         self.arch: dict[str, Any] = {"kind": "identity"}
 
 
+class StudentTHead(nn.Module):
+    """DEC's clustering layer: trainable centroids, Student-t soft assignment (arXiv 1511.06335, eq. 1).
+
+    `forward` returns log q as the logits of one head, so `softmax` of the output is q and the head plugs
+    into everything that consumes a clustering model (predictions, self-labelling).
+
+    Args:
+        input_dim: Embedding size.
+        num_clusters: K.
+        alpha: Degrees of freedom of the kernel (DEC and IDEC: 1).
+    """
+
+    def __init__(self, input_dim: int, num_clusters: int, alpha: float = 1.0) -> None:
+        super().__init__()
+        if num_clusters < 2:
+            raise ValueError(f"num_clusters must be >= 2, got {num_clusters}")
+        self.centroids = nn.Parameter(torch.zeros(num_clusters, input_dim))
+        self.alpha = float(alpha)
+        self.arch: dict[str, Any] = {"kind": "student_t", "input_dim": input_dim, "num_clusters": num_clusters,
+                                     "alpha": self.alpha}
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Returns log q. Shape: (1, batch_size, num_clusters)."""
+        return student_t_assignment(z, self.centroids, self.alpha).clamp_min(1e-12).log().unsqueeze(0)
+
+
 def build_head(arch: dict[str, Any]) -> nn.Module:
     """Rebuilds a head from its `arch` record.
 
@@ -144,6 +172,8 @@ def build_head(arch: dict[str, Any]) -> nn.Module:
         return SimCLRProjectionHead(arch["input_dim"], arch["hidden_dim"], arch["output_dim"])
     if kind in ("linear", "mlp"):
         return ClusteringHead(arch["input_dim"], arch["num_clusters"], arch["num_heads"], arch.get("hidden_dim"))
+    if kind == "student_t":
+        return StudentTHead(arch["input_dim"], arch["num_clusters"], arch["alpha"])
     if kind == "multi_k":
         return MultiKClusteringHead(arch["input_dim"], arch["num_clusters"], arch["num_heads"], arch.get("hidden_dim"))
-    raise ValueError(f"unknown head kind {kind!r}; expected identity, simclr, linear, mlp or multi_k")
+    raise ValueError(f"unknown head kind {kind!r}; expected identity, simclr, linear, mlp, multi_k or student_t")

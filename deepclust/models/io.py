@@ -54,8 +54,9 @@ def load_model(path: str | Path, what: str, kinds: Iterable[str] | None = None) 
 
 
 def load_backbone(path: str | Path, what: str = "backbone model") -> nn.Module:
-    """The model of any backbone producer (it has `.backbone`, and `.head` when it has one)."""
-    return load_model(path, what, ("contrastive", "clustering"))[0]
+    """The model of any backbone producer (it has `.backbone`, and `.head` when it has one): SimCLR, PCL,
+    DeepCluster, a clustering model, or a pretrained autoencoder (whose backbone is its encoder)."""
+    return load_model(path, what, ("contrastive", "clustering", "autoencoder"))[0]
 
 
 def load_contrastive(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:

@@ -243,6 +243,35 @@ def test_early_stop_without_run_dir() -> None:
     assert len(result.history) == 3 and result.stopped
 
 
+class StopAtEpochStart(nn.Module):
+    """Counts batches; its E-step declares convergence at epoch `stop_epoch` (before that epoch's batches)."""
+
+    def __init__(self, stop_epoch: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(DIM, 1)
+        self.stop_epoch = stop_epoch
+        self.batches_seen: list[int] = []
+
+    def on_epoch_start(self, state: TrainState) -> dict[str, float]:
+        if state.epoch == self.stop_epoch:
+            state.stop, state.stop_reason = True, "labels settled"
+        return {"estep": 1.0}
+
+    def training_step(self, batch, state: TrainState) -> LossOutput:
+        self.batches_seen.append(state.epoch)
+        return LossOutput(self.linear(batch["x"]).pow(2).mean())
+
+
+def test_stop_at_epoch_start_trains_no_batch_of_that_epoch() -> None:
+    method = StopAtEpochStart(stop_epoch=2)
+    opt = torch.optim.SGD(method.parameters(), lr=0.1)
+    batches = lambda e: EpochBatches(random_order(N, e, 0), BATCH, lambda idx: {"x": X[idx]})  # noqa: E731
+    result = fit(method, opt, batches, epochs=5, runtime=RUNTIME, lr_schedule=constant_schedule(0.1, 5, N // BATCH))
+    assert sorted(set(method.batches_seen)) == [0, 1]
+    assert result.stopped and result.stop_reason == "labels settled" and len(result.history) == 3
+    assert "loss" not in result.history[-1] and result.history[-1]["estep"] == 1.0
+
+
 def _two_layers() -> tuple[nn.Linear, nn.Linear]:
     torch.manual_seed(0)
     return nn.Linear(3, 2), nn.Linear(2, 1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepclust.engine import EpochBatches, random_order, uniform_label_order
+from deepclust.engine import EpochBatches, cyclic_order, random_order, uniform_label_order
 
 
 class TestRandomOrder:
@@ -114,3 +114,17 @@ class TestEpochBatches:
         _, c = self._indices(50, 10, epoch=4, seed=7)
         assert torch.equal(torch.cat(a), torch.cat(b))
         assert not torch.equal(torch.cat(a), torch.cat(c))
+
+
+def test_cyclic_order_walks_one_seeded_permutation_per_pass() -> None:
+    stream = cyclic_order(7, 0, 21, seed=3)
+    assert [sorted(stream[i:i + 7].tolist()) for i in (0, 7, 14)] == [list(range(7))] * 3
+    assert torch.equal(stream[:7], random_order(7, 0, 3)) and torch.equal(stream[7:14], random_order(7, 1, 3))
+    # Any window is the same slice of the stream (DEC's update intervals, resumed or not).
+    assert torch.equal(cyclic_order(7, 5, 9, seed=3), stream[5:14])
+    assert len(cyclic_order(7, 3, 0, seed=3)) == 0
+
+
+def test_cyclic_order_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        cyclic_order(0, 0, 3, seed=0)

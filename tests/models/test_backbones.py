@@ -20,7 +20,20 @@ CASES = [
 
 
 def test_every_backbone_is_covered() -> None:
-    assert {name for name, *_ in CASES} | {"identity"} == set(BACKBONES)
+    assert {name for name, *_ in CASES} | {"identity", "mlp"} == set(BACKBONES)
+
+
+def test_mlp_backbone_is_decs_encoder() -> None:
+    model = build_backbone("mlp", input_dim=12, hidden_dims=[8, 6, 4])
+    assert model.arch == {"name": "mlp", "input_dim": 12, "hidden_dims": [8, 6, 4]} and model.output_dim == 4
+    layers = [type(m).__name__ for m in model.layers]
+    assert layers == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]  # the embedding is linear
+    assert model(torch.randn(2, 3, 2, 2)).shape == (2, 4)  # images are flattened
+    assert build_backbone("mlp", input_dim=784).arch["hidden_dims"] == [500, 500, 2000, 10]
+    with pytest.raises(DeepclustError, match="input_dim"):
+        build_backbone("mlp")
+    with pytest.raises(DeepclustError, match="sobel"):
+        build_backbone("mlp", input_dim=4, sobel=True)
 
 
 def test_identity_backbone_passes_feature_rows_through() -> None:

@@ -16,6 +16,7 @@ from deepclust.models import (
     ContrastiveModel,
     MultiKClusteringHead,
     SimCLRProjectionHead,
+    StudentTHead,
     architecture,
     build_backbone,
 )
@@ -102,6 +103,41 @@ def test_any_backbone_producer_feeds_a_backbone_consumer(tmp_path: Path) -> None
     save_model(tmp_path / "scan.pt", _clustering())
     for name in ("pretext.pt", "scan.pt"):
         assert load_backbone(tmp_path / name).backbone.arch["name"] == "small_cnn"
+    save_model(tmp_path / "ae.pt", AutoEncoder(12, (8, 4)))
+    encoder = load_backbone(tmp_path / "ae.pt").backbone
+    assert encoder.arch == {"name": "mlp", "input_dim": 12, "hidden_dims": [8, 4]} and encoder.output_dim == 4
+
+
+def test_dec_clustering_model_round_trip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    ae = AutoEncoder(12, (8, 4))
+    head = StudentTHead(4, 3)
+    with torch.no_grad():
+        head.centroids.normal_()
+    model = ClusteringModel(ae.backbone, head)
+    save_model(tmp_path / "dec.pt", model)
+    loaded, arch = load_clustering(tmp_path / "dec.pt")
+    assert arch["head"] == {"kind": "student_t", "input_dim": 4, "num_clusters": 3, "alpha": 1.0}
+    x = torch.randn(5, 12)
+    logits = loaded(x)
+    assert logits.shape == (1, 5, 3) and torch.allclose(logits.exp().sum(-1), torch.ones(1, 5))
+    assert torch.equal(logits, model(x))
+
+
+def test_sobel_backbone_round_trip_sees_gradients_not_colour(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    backbone = build_backbone("small_cnn", 3, 4, sobel=True)
+    assert backbone.arch == {"name": "small_cnn", "in_channels": 3, "width": 4, "sobel": True}
+    assert not backbone.sobel.weight.requires_grad
+    flat = torch.full((2, 3, 8, 8), 0.7)
+    edges = backbone.sobel(flat.mean(1, keepdim=True))
+    assert edges[:, :, 1:-1, 1:-1].abs().max() < 1e-6  # a flat image has no gradient inside
+    model = ContrastiveModel(backbone, SimCLRProjectionHead(backbone.output_dim, 8, 4))
+    save_model(tmp_path / "sobel.pt", model)
+    loaded = load_backbone(tmp_path / "sobel.pt")
+    x = torch.rand(2, 3, 8, 8)
+    model.eval(), loaded.eval()
+    assert torch.equal(model(x), loaded(x))
 
 
 def test_wrong_model_kind_is_an_error(tmp_path: Path) -> None:
