@@ -4,8 +4,9 @@ wall time per stage plus the final metrics: the GPU check for a machine with tor
     python scripts/gpu_check.py --pipelines scan kmeans --dataset cifar10-gpu \
         --parquet-dir .gpu_data --preset cifar10 --epochs pretext=20 scan=5 selflabel=1 --out /tmp/gpu
 
-With --parquet-dir, a data set named --dataset is added (to a copy of params.yaml) from the CIFAR-10
-Parquet files in that folder, using --preset's stage settings with the given epochs. Outputs go to
+With --parquet-dir, a data set named --dataset is added (to a copy of params.yaml) from the `<--source>-train`
+and `-test` Parquet files in that folder (cifar10 or mnist), using --preset's stage settings with the given
+epochs and `--set stage.key=value` overrides. Outputs go to
 `<out>/data/...` as `data/...` would under DVC; `<out>/gpu_check.json` holds the timings and metrics.
 """
 
@@ -27,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 from pipelines.graph import build_graph  # noqa: E402
 from pipelines.render import instance_dir, stage_argv  # noqa: E402
 
-CIFAR10 = {"mean": [0.4914, 0.4822, 0.4465], "std": [0.2023, 0.1994, 0.2010]}
+NORMALISATION = {"cifar10": {"mean": [0.4914, 0.4822, 0.4465], "std": [0.2023, 0.1994, 0.2010]},
+                 "mnist": {}}  # mnist: prepare measures mean and std
 
 
 def params_with_dataset(args: argparse.Namespace) -> dict:
@@ -35,11 +37,15 @@ def params_with_dataset(args: argparse.Namespace) -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     if args.parquet_dir:
         folder = Path(args.parquet_dir).resolve()
-        overrides = {k: {"epochs": int(v)} for k, v in (e.split("=") for e in args.epochs)}
+        overrides: dict = {k: {"epochs": int(v)} for k, v in (e.split("=") for e in args.epochs)}
+        for setting in args.set:
+            key, value = setting.split("=", 1)
+            stage, name = key.split(".", 1)
+            overrides.setdefault(stage, {})[name] = yaml.safe_load(value)
         params["datasets"][args.dataset] = {
-            "preset": args.preset, "num_classes": 10, **CIFAR10, "overrides": overrides,
-            "source": {"kind": "parquet", "train": str(folder / "cifar10-train.parquet"),
-                       "test": str(folder / "cifar10-test.parquet")}}
+            "preset": args.preset, "num_classes": 10, **NORMALISATION[args.source], "overrides": overrides,
+            "source": {"kind": "parquet", "train": str(folder / f"{args.source}-train.parquet"),
+                       "test": str(folder / f"{args.source}-test.parquet")}}
     return params
 
 
@@ -64,7 +70,9 @@ def main() -> int:
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--parquet-dir", default=None)
     ap.add_argument("--preset", default="cifar10")
+    ap.add_argument("--source", choices=sorted(NORMALISATION), default="cifar10", help="Parquet files to add")
     ap.add_argument("--epochs", nargs="*", default=[], help="stage=epochs overrides of the added data set")
+    ap.add_argument("--set", nargs="*", default=[], help="stage.key=value overrides of the added data set")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from deepclust.engine import EpochBatches, cosine_schedule
+from deepclust.engine import EpochBatches, constant_schedule
 from deepclust.methods.deepcluster import DeepCluster
 from deepclust.models import ContrastiveModel, IdentityHead, build_backbone
 from deepclust.transforms import EvalTransform, SimCLRViewTransform
@@ -34,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         method.epoch_order, p.batch_size, lambda idx: {"images": images[idx], "index": idx})
     steps = max(1, int(round(p.reassign * len(images))) // p.batch_size)
     fp = run_fingerprint(job, [args.data / "train.npz"])
-    result, seconds = train(job, method, opt, batches, cosine_schedule(p.lr, p.lr * 0.01, p.epochs, steps, True), fp)
+    # A constant rate, as the reference: a decayed one leaves each epoch's new top layer untrained at the end.
+    result, seconds = train(job, method, opt, batches, constant_schedule(p.lr, p.epochs, steps), fp)
     last = result.history[-1]
     finish(job, ContrastiveModel(backbone, IdentityHead()), {
         "loss": last.get("loss"), "nmi_previous": last.get("nmi_previous"), "epochs": p.epochs,

@@ -1,0 +1,40 @@
+#!/bin/bash
+# GPU check of the k-means/EM family (issue 7), on a machine with torch but no dvc/prefect/faiss:
+#   1. CIFAR-10 (`cifar10` reference preset: ResNet-18, Sobel DeepCluster k=100, PCL 100/250/500) for a few
+#      epochs on a 25k-image subset: seconds per epoch, images/s, ACC after those epochs;
+#   2. MNIST (`mnist` CPU-budget preset, unchanged) dec + idec and deepcluster + pcl for seeds 0-2, six runs at
+#      once on the one GPU.
+# Usage: DATA=.gpu_data OUT=/tmp/out bash scripts/gpu_family.sh  (DATA holds cifar10-{train,test}.parquet and
+# mnist-{train,test}.parquet). Writes OUT/gpu_family.json (every run's stage timings and metrics) and OUT/logs.txt.
+set -u
+DATA=${DATA:-.gpu_data}
+OUT=${OUT:-/tmp/gpu-family}
+WORK=${WORK:-/tmp/gpu-family-work}
+mkdir -p "$OUT" "$WORK"
+check() { python scripts/gpu_check.py --parquet-dir "$DATA" "$@"; }
+
+OMP_NUM_THREADS=8 timeout "${CIFAR_SECONDS:-210}" python scripts/gpu_check.py --parquet-dir "$DATA" --pipelines deepcluster pcl --dataset cifar10-gpu \
+    --source cifar10 --preset cifar10 --epochs deepcluster=5 pcl=5 --set pcl.warmup_epochs=2 \
+    --out "$WORK/cifar10" > "$WORK/cifar10.log" 2>&1
+for seed in 0 1 2; do
+  OMP_NUM_THREADS=2 check --pipelines dec idec --dataset mnist-gpu --source mnist --preset mnist --seed $seed \
+      --out "$WORK/mnist-dec-s$seed" > "$WORK/mnist-dec-s$seed.log" 2>&1 &
+  OMP_NUM_THREADS=2 check --pipelines deepcluster pcl --dataset mnist-gpu --source mnist --preset mnist \
+      --seed $seed --out "$WORK/mnist-dcpcl-s$seed" > "$WORK/mnist-dcpcl-s$seed.log" 2>&1 &
+done
+deadline=$((SECONDS + ${MNIST_SECONDS:-330}))
+while [ $SECONDS -lt $deadline ] && [ -n "$(jobs -pr)" ]; do sleep 5; done
+pkill -f "$WORK"; sleep 1  # past the deadline: stop its runs (their stage commands name $WORK), keep what finished
+python - "$WORK" "$OUT" <<'PY'
+import json, pathlib, sys
+work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+runs = {p.parent.name: json.loads(p.read_text()) for p in sorted(work.glob("*/gpu_check.json"))}
+(out / "gpu_family.json").write_text(json.dumps(runs, indent=1))
+with open(out / "logs.txt", "w") as fh:
+    for log in sorted(work.glob("*.log")):
+        lines = [l for l in log.read_text().splitlines() if "\r" not in l]
+        fh.write(f"##### {log.name}\n" + "\n".join(lines[-60:]) + "\n")
+for name, run in runs.items():
+    print(name, {k: (v["exit"], v["seconds"], {m: v["metrics"].get(m) for m in ("acc", "nmi", "ari") if m in v["metrics"]})
+                 for k, v in run["stages"].items()})
+PY
