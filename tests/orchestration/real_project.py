@@ -39,6 +39,19 @@ pipelines:
   scan-on-features:
     stages: [prepare, embed, mine, scan, selflabel, evaluate]
     scan: {{head: mlp}}
+  deepcluster:
+    stages: [prepare, deepcluster, embed, kmeans, evaluate]
+    kmeans: {{l2_normalize: true}}
+  pcl:
+    stages: [prepare, pcl, embed, kmeans, evaluate]
+    kmeans: {{features: head}}
+  dec: [prepare, ae_pretrain, dec, evaluate]
+  idec:
+    stages: [prepare, ae_pretrain, dec, evaluate]
+    dec: {{reconstruction: true, optimizer: adam, lr: 0.001}}
+  scan-on-pcl: [prepare, pcl, embed, mine, scan, selflabel, evaluate]
+  dec-on-simclr: [prepare, pretext, embed, ae_pretrain, dec, evaluate]
+  scan-on-deepcluster: [prepare, deepcluster, embed, mine, scan, selflabel, evaluate]
 seeds: [0]
 main:
   dataset: digits
@@ -78,6 +91,15 @@ kmeans:
   digits: {{features: backbone, nredo: 1}}
 evaluate:
   digits: {{}}
+ae_pretrain:
+  digits: {{hidden_dims: [32, 32, 64, 10], epochs: 2, batch_size: 128, lr: 0.001}}
+dec:
+  digits: {{update_interval: 3, batch_size: 128, max_iterations: 9, kmeans_nredo: 2}}
+deepcluster:
+  digits: {{backbone: small_cnn, width: 8, num_clusters: 20, epochs: 2, batch_size: 128, lr: 0.05}}
+pcl:
+  digits: {{backbone: small_cnn, width: 8, epochs: 2, warmup_epochs: 1, batch_size: 128, lr: 0.06, queue_size: 256,
+           num_clusters: [10, 20], hidden_dim: 32, output_dim: 16}}
 """
 
 
