@@ -57,6 +57,7 @@ def run_stage(cmd: list[str], data: Path, params: Path, log) -> tuple[int, float
     proc = subprocess.Popen([sys.executable, *argv[1:], "--params", str(params)], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None  # stdout=PIPE
     for line in proc.stdout:
         if "\r" not in line:  # progress bars go to the log only
             print(line, end="", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -27,8 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                          EvalTransform(mean, std), images, p.num_clusters, p.pca_dim, p.kmeans_niter, p.reassign,
                          args.seed)
     # The top layer is re-made every epoch and trained without momentum, as by the reference's fresh optimiser.
-    opt = torch.optim.SGD([{"params": [q for q in backbone.parameters() if q.requires_grad]},
-                           {"params": method.top_layer.parameters(), "momentum": 0.0}],
+    groups: list[dict[str, Any]] = [{"params": [q for q in backbone.parameters() if q.requires_grad]},
+                                     {"params": list(method.top_layer.parameters()), "momentum": 0.0}]
+    opt = torch.optim.SGD(groups,
                           lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
     batches = lambda epoch: EpochBatches(  # noqa: E731
         method.epoch_order, p.batch_size, lambda idx: {"images": images[idx], "index": idx})

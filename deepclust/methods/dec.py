@@ -42,6 +42,9 @@ class DEC(nn.Module):
         seed: Seed of the initial k-means.
     """
 
+    targets: torch.Tensor
+    labels: torch.Tensor
+
     def __init__(self, backbone: nn.Module, transform: Callable[..., torch.Tensor], inputs: torch.Tensor,
                  num_clusters: int, alpha: float = 1.0, tol: float = 1e-3, decoder: nn.Module | None = None,
                  gamma: float = 0.1, kmeans_nredo: int = 20, seed: int = 0, feature_batch_size: int = 1024) -> None:

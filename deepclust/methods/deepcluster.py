@@ -47,6 +47,8 @@ class DeepCluster(nn.Module):
         feature_batch_size: Samples per forward pass when computing the features.
     """
 
+    pseudo_labels: torch.Tensor
+
     def __init__(self, backbone: nn.Module, transform: Callable[..., torch.Tensor],
                  eval_transform: Callable[..., torch.Tensor], inputs: torch.Tensor, num_clusters: int,
                  pca_dim: int = 256, kmeans_niter: int = 20, reassign: float = 1.0, seed: int = 0,

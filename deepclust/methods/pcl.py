@@ -48,6 +48,10 @@ class PCL(nn.Module):
         seed: Base seed of the E-step's k-means.
     """
 
+    queue: torch.Tensor
+    queue_ptr: torch.Tensor
+    prototypes_ready: torch.Tensor
+
     def __init__(self, backbone: nn.Module, transform: Callable[..., list[torch.Tensor]],
                  eval_transform: Callable[..., torch.Tensor], inputs: torch.Tensor, num_clusters: Sequence[int],
                  temperature: float = 0.2, momentum: float = 0.999, queue_size: int = 16384, warmup_epochs: int = 20,
@@ -82,7 +86,7 @@ class PCL(nn.Module):
         t0 = time.perf_counter()
         v = predict(self.momentum_model, self.inputs, self.eval_transform, state.runtime, self.feature_batch_size,
                     "pcl e-step").numpy()  # (N, D), unit norm
-        metrics = {}
+        metrics: dict[str, float] = {}
         for m, k in enumerate(self.num_clusters):
             result = kmeans(v, k, seed=self.seed * 100_003 + state.epoch * 31 + m, niter=self.kmeans_niter,
                             nredo=self.kmeans_nredo, device=state.runtime.device)
@@ -106,7 +110,7 @@ class PCL(nn.Module):
         """Key embeddings computed on shuffled chunks (shuffle-BN), returned in the batch's order."""
         perm = torch.randperm(len(x), generator=generator, device=generator.device).to(x.device)
         keys = torch.cat([self.momentum_model(chunk) for chunk in x[perm].chunk(self.key_chunks)])
-        return keys[torch.argsort(perm)].float()
+        return keys[torch.argsort(perm)].float()  # type: ignore[no-any-return]
 
     def training_step(self, batch: dict[str, torch.Tensor], state: TrainState) -> LossOutput:
         """InfoNCE of the query view against its key and the queue, plus ProtoNCE once prototypes exist."""

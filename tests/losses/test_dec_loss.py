@@ -31,7 +31,7 @@ def test_student_t_assignment_far_points_stay_finite() -> None:
 
 def test_target_distribution_hand_computed() -> None:
     q = torch.tensor([[0.8, 0.2], [0.4, 0.6]])
-    f = q.sum(0)  # 1.2, 0.8
+    # cluster frequencies f = q.sum(0) = (1.2, 0.8)
     row0 = torch.tensor([0.64 / 1.2, 0.04 / 0.8])
     row1 = torch.tensor([0.16 / 1.2, 0.36 / 0.8])
     expected = torch.stack([row0 / row0.sum(), row1 / row1.sum()])
