@@ -1,0 +1,61 @@
+"""dec, ae_pretrain, deepcluster and pcl stages beyond the end-to-end chain: any backbone into dec, IDEC's
+need for a decoder, resume of the autoencoder, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from stage_helpers import argv, out_dir, run_stage, stderr_error_line
+
+from deepclust.data import read_predictions
+from deepclust.models.io import load_clustering
+from stages import ae_pretrain, dec
+
+
+def test_dec_clusters_on_a_convolutional_backbone(upstream: Path, params_file: Path, tmp_path: Path) -> None:
+    """DEC on SimCLR's network itself (images in, encoder fine-tuned): any backbone producer feeds dec."""
+    out = tmp_path / "dec-on-cnn"
+    args = argv("dec", upstream, params_file, model=out_dir(upstream, "pretext-scan") / "model.pt", out=out,
+                run_dir=out / "run")
+    assert run_stage(dec, args) == 0
+    model, arch = load_clustering(out / "model.pt")
+    assert arch["backbone"]["name"] == "small_cnn" and arch["head"]["kind"] == "student_t"
+    with torch.no_grad():
+        q = model.eval()(torch.randn(4, 1, 8, 8))[0].exp()
+    assert torch.allclose(q.sum(1), torch.ones(4), atol=1e-5)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method"] == "dec" and metrics["iterations"] > 0
+    assert set(read_predictions(out / "predictions.csv")) == {"train", "test"}
+
+
+def test_idec_needs_an_autoencoder(upstream: Path, params_file: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "idec"
+    args = argv("dec-idec", upstream, params_file, model=out_dir(upstream, "pretext-scan") / "model.pt", out=out,
+                run_dir=out / "run")
+    assert run_stage(dec, args) == 2
+    line = stderr_error_line(capsys.readouterr().err)
+    assert "IDEC" in line and "autoencoder" in line
+    assert not (out / "metrics.json").exists()
+
+
+def test_ae_pretrain_resumes_from_its_checkpoint(work: Path, params_file: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    args = argv("ae_pretrain-dec", work, params_file)
+    assert run_stage(ae_pretrain, args) == 0
+    first = json.loads((out_dir(work, "ae_pretrain-dec") / "metrics.json").read_text())
+    assert first["input_dim"] == 64 and first["test_reconstruction_mse"] > 0
+    assert run_stage(ae_pretrain, args) == 0  # nothing left to train: the checkpoint's epoch is the last
+    again = json.loads((out_dir(work, "ae_pretrain-dec") / "metrics.json").read_text())
+    assert again["resumed_at_epoch"] == first["epochs"] and again["loss"] == first["loss"]
+    assert "resuming from epoch" in capsys.readouterr().out
+
+
+def test_missing_upstream_model_is_one_line(work: Path, params_file: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    args = argv("dec", work, params_file, model=tmp_path / "nope" / "model.pt")
+    assert run_stage(dec, args) == 2
+    assert "nope" in stderr_error_line(capsys.readouterr().err)
