@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from stage_helpers import argv, out_dir, run_stage, stderr_error_line
+from stage_helpers import argv, out_dir, run_stage, stderr_error_line, write_params
 
 from deepclust.data import read_predictions
 from deepclust.models.io import load_clustering
@@ -59,3 +59,30 @@ def test_missing_upstream_model_is_one_line(work: Path, params_file: Path, tmp_p
     args = argv("dec", work, params_file, model=tmp_path / "nope" / "model.pt")
     assert run_stage(dec, args) == 2
     assert "nope" in stderr_error_line(capsys.readouterr().err)
+
+
+def test_dec_and_idec_on_a_feature_table(tmp_path: Path) -> None:
+    """DEC/IDEC on a features data set: the autoencoder reads the table's rows, DEC clusters its embedding."""
+    import numpy as np
+
+    from stages import prepare
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (3, 6))
+    labels = np.repeat(np.arange(3), 40)
+    np.save(tmp_path / "x.npy", (centres[labels] + rng.normal(0, 0.3, (120, 6))).astype(np.float32))
+    np.save(tmp_path / "y.npy", labels)
+
+    def table(params: dict) -> None:
+        params["datasets"]["table"] = {"preset": "digits", "num_classes": 3, "source": {
+            "kind": "features", "train": str(tmp_path / "x.npy"), "train_labels": str(tmp_path / "y.npy")}}
+
+    params = write_params(tmp_path / "params.yaml", table)
+    data = tmp_path / "data"
+    assert run_stage(prepare, argv("prepare", data, params, ds="table")) == 0
+    assert run_stage(ae_pretrain, argv("ae_pretrain-dec", data, params, ds="table")) == 0
+    assert json.loads((out_dir(data, "ae_pretrain-dec", ds="table") / "metrics.json").read_text())["input_dim"] == 6
+    for name in ("dec", "dec-idec"):
+        assert run_stage(dec, argv(name, data, params, ds="table")) == 0, name
+        predictions = read_predictions(out_dir(data, name, ds="table") / "predictions.csv")
+        assert predictions["train"].probabilities.shape == (120, 3)
