@@ -79,6 +79,7 @@ class AugmentParams(Frozen):
     saturation: float = Field(0.4, ge=0, description="Colour jitter saturation (SCAN: 0.4).")
     hue: float = Field(0.1, ge=0, le=0.5, description="Colour jitter hue (SCAN: 0.1).")
     grayscale_prob: float = Field(0.2, ge=0, le=1, description="Random grayscale probability (SCAN: 0.2).")
+    rotation: float = Field(0.0, ge=0, le=180, description="Max random rotation in degrees (IIC on MNIST: 25).")
 
 
 class PretextParams(Frozen):
@@ -229,6 +230,58 @@ class PclParams(_Optimised):
     augment: AugmentParams = AugmentParams()
 
 
+class PairClusteringParams(_Optimised):
+    """What CC, DCDC and IIC share: a backbone trained with clustering heads on two views of each image."""
+
+    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn.")
+    width: int = Field(32, ge=1, description="small_cnn width (ignored by the ResNets).")
+    sobel: bool = Field(False, description="Frozen grayscale + Sobel input filter (IIC, DCDC on colour images).")
+    samples_per_epoch: int | None = Field(
+        None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
+    optimizer: Literal["sgd", "adam"] = Field("adam", description="Adam in CC (3e-4), DCDC (1e-3), IIC (1e-4).")
+    num_clusters: int | None = Field(None, ge=2, description="K of the predicting head; None: the data set's classes.")
+    overcluster: int | None = Field(
+        None, ge=2, description="K of the auxiliary overclustering head (IIC: 70 CIFAR-10, 50 MNIST; DCDC: 70); None: "
+        "no such head.")
+    overcluster_epochs: int = Field(1, ge=1, description="Passes on the overclustering head per cycle (1).")
+    cluster_epochs: int = Field(1, ge=1, description="Passes on the K head per cycle (IIC: head_B_epochs 2; DCDC 1).")
+    num_heads: int = Field(1, ge=1, description="Sub-heads per head (IIC: 5); the one with the lowest loss is kept.")
+    hidden_dim: int | None = Field(None, ge=1, description="Hidden size of MLP sub-heads (CC: 512); None: linear.")
+    repeats: int = Field(1, ge=1, description="Views per image and batch (DCDC data_nrepeat 3; IIC 3-5).")
+    original: AugmentParams | None = Field(
+        None, description="The first ('original') view's augmentation (DCDC, IIC: a crop); None: like `augment`.")
+    augment: AugmentParams = AugmentParams()
+
+
+class CCParams(PairClusteringParams):
+    instance_temperature: float = Field(0.5, gt=0, description="Instance NT-Xent temperature tau_I (0.5).")
+    cluster_temperature: float = Field(1.0, gt=0, description="Cluster NT-Xent temperature tau_C (1.0).")
+    balance_weight: float = Field(1.0, ge=0, description="Weight of log K - H(p) per view (1; raise on collapse).")
+
+
+class DCDCParams(PairClusteringParams):
+    temperature: float = Field(0.5, gt=0, description="Temperature of both contrasts (dc_lamda 0.5).")
+    balance_weight: float = Field(1.0, ge=0, description="Weight of log K - H(p) (1).")
+
+
+class IICParams(PairClusteringParams):
+    lamb: float = Field(1.0, gt=0, description="Marginal weight lambda (1: mutual information; >1: more balanced).")
+
+
+class IDFDParams(_Optimised):
+    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn.")
+    width: int = Field(32, ge=1, description="small_cnn width (ignored by the ResNets).")
+    samples_per_epoch: int | None = Field(
+        None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
+    temperature: float = Field(1.0, gt=0, description="Instance discrimination tau (IDFD's code: 1.0).")
+    decorrelation_temperature: float = Field(2.0, gt=0, description="Feature decorrelation tau2 (2.0).")
+    alpha: float = Field(1.0, ge=0, description="Weight of feature decorrelation (1.0).")
+    bank_momentum: float = Field(0.5, ge=0, lt=1, description="Memory bank update momentum (0.5).")
+    output_dim: int = Field(128, ge=1, description="Embedding size d (128).")
+    lr_milestones: list[int] = Field([], description="Epochs at which the lr drops x0.1 (600, 950, 1300, 1650).")
+    augment: AugmentParams = AugmentParams(hflip_prob=0.0)
+
+
 class EvaluateParams(Frozen):
     grid_per_cluster: int = Field(8, ge=1, description="Sample images per cluster in clusters.png.")
 
@@ -237,6 +290,7 @@ STAGE_PARAMS: dict[str, type[Frozen]] = {
     "pretext": PretextParams, "embed": EmbedParams, "mine": MineParams, "scan": ScanParams,
     "selflabel": SelflabelParams, "kmeans": KmeansParams, "evaluate": EvaluateParams,
     "ae_pretrain": AEPretrainParams, "dec": DecParams, "deepcluster": DeepClusterParams, "pcl": PclParams,
+    "cc": CCParams, "dcdc": DCDCParams, "iic": IICParams, "idfd": IDFDParams,
 }
 
 

@@ -26,3 +26,10 @@ def cosine_schedule(
 def constant_schedule(value: float, epochs: int, iters_per_epoch: int) -> np.ndarray:
     """A constant value per iteration (SCAN and self-labelling use a constant Adam lr)."""
     return np.full(epochs * iters_per_epoch, value, dtype=np.float64)
+
+
+def step_schedule(value: float, epochs: int, iters_per_epoch: int, milestones: list[int] | tuple[int, ...] = (),
+                  gamma: float = 0.1) -> np.ndarray:
+    """`value`, multiplied by `gamma` at each milestone epoch (IDFD: x0.1 at 600, 950, 1300, 1650 of 2000)."""
+    drops = np.searchsorted(np.sort(np.asarray(milestones)), np.arange(epochs), side="right")
+    return np.repeat(value * gamma ** drops, iters_per_epoch).astype(np.float64)

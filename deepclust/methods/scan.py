@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -15,7 +16,10 @@ from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.errors import DeepclustError
 from deepclust.losses import SCANLoss, consistency_loss, entropy
+from deepclust.metrics import cluster_usage
 from deepclust.models import ClusteringHead, ClusteringModel
+
+log = logging.getLogger(__name__)
 
 
 class SCAN(nn.Module):
@@ -108,35 +112,52 @@ def selection_losses(probs: torch.Tensor, neighbours: np.ndarray, num_neighbors:
 
 
 class HeadSelector:
-    """Keeps, on disk, the (epoch, head) with the lowest unlabelled selection loss seen so far.
+    """Keeps, on disk, the (epoch, head) with the lowest unlabelled selection loss seen so far, avoiding collapse.
 
     The reference selects on the test split; we score the training split (no labels either way), so the
-    test split stays untouched until evaluation. The best model is saved atomically to `path` with the
-    run's fingerprint, so a resumed run continues the same selection and a changed run starts afresh.
+    test split stays untouched until evaluation. A head whose clusters collapse (`cluster_usage`: fewer
+    non-empty clusters than asked, or one holding most samples) ranks behind every head that does not,
+    whatever its loss; the choice records whether it collapsed. The best model is saved atomically to
+    `path` with the run's fingerprint, so a resumed run continues the same selection and a changed run
+    starts afresh.
 
     Args:
         path: Where the best one-head model is kept (inside the persistent run directory).
         fingerprint: The run's fingerprint.
-        neighbours: Neighbour indices of the scored split, self first. Shape: (N, K + 1).
+        neighbours: Neighbour indices of the scored split, self first, for SCAN's selection loss; None when
+            the caller gives each head's loss (a method's own loss: CC, DCDC, IIC). Shape: (N, K + 1).
         num_neighbors: Neighbours per sample in the selection loss (reference: 5).
     """
 
-    def __init__(self, path: Path, fingerprint: str, neighbours: np.ndarray, num_neighbors: int = 5) -> None:
+    def __init__(self, path: Path, fingerprint: str, neighbours: np.ndarray | None = None,
+                 num_neighbors: int = 5) -> None:
         self.path = Path(path)
         self.fingerprint = fingerprint
         self.neighbours = neighbours
         self.num_neighbors = num_neighbors
 
-    def update(self, epoch: int, model: ClusteringModel, logits: torch.Tensor) -> dict[str, float]:
-        """Scores every head from its logits (num_heads, N, C); saves the model if a head beats the best."""
-        losses = selection_losses(logits.softmax(-1), self.neighbours, self.num_neighbors)
-        head = int(losses.argmin())
+    def update(self, epoch: int, model: ClusteringModel, logits: torch.Tensor,
+               losses: torch.Tensor | None = None) -> dict[str, float]:
+        """Scores every head from its logits (num_heads, N, C), by `losses` (num_heads,) when given, else by
+        SCAN's selection loss; saves the model if a head beats the best (non-collapsed first, then loss)."""
+        if losses is None:
+            if self.neighbours is None:
+                raise ValueError("HeadSelector without neighbours needs each head's loss")
+            losses = selection_losses(logits.softmax(-1), self.neighbours, self.num_neighbors)
+        usage = [cluster_usage(h.argmax(-1).numpy(), h.shape[-1]) for h in logits]
+        head = min(range(len(usage)), key=lambda h: (usage[h].collapsed, float(losses[h])))
+        key = (usage[head].collapsed, float(losses[head]))
         best = self.best()
-        if best is None or float(losses[head]) < best["val_loss"]:
+        if best is None or key < (bool(best.get("collapsed", False)), best["val_loss"]):
             chosen = ClusteringModel(model.backbone, cast(ClusteringHead, model.head).keep(head))
-            run_variables = {"val_loss": float(losses[head]), "epoch": epoch + 1, "head": head}
+            run_variables = {"val_loss": float(losses[head]), "epoch": epoch + 1, "head": head,
+                             **usage[head].as_metrics()}
             save_checkpoint(self.path, self.fingerprint, run_variables, model=chosen)
-        return {"val_loss": float(losses[head]), "best_head": head}
+        collapsed = sum(u.collapsed for u in usage)
+        if collapsed:
+            log.warning("epoch %d: %d of %d heads collapsed (%s)", epoch + 1, collapsed, len(usage),
+                        "; ".join(u.describe() for u in usage if u.collapsed))
+        return {"val_loss": float(losses[head]), "best_head": head, "collapsed_heads": collapsed}
 
     def best(self) -> dict[str, Any] | None:
         """The best (val_loss, epoch, head) so far, or None."""

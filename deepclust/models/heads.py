@@ -43,12 +43,15 @@ class SimCLRProjectionHead(ProjectionHead):
 
     Args:
         input_dim: Backbone feature size (512 for ResNet-18).
-        hidden_dim: Hidden layer size (512).
+        hidden_dim: Hidden layer size (512); None for a single linear layer (IDFD's 128-d fc).
         output_dim: Embedding size (128).
     """
 
-    def __init__(self, input_dim: int = 512, hidden_dim: int = 512, output_dim: int = 128) -> None:
-        super().__init__([(input_dim, hidden_dim, None, nn.ReLU()), (hidden_dim, output_dim, None, None)])
+    def __init__(self, input_dim: int = 512, hidden_dim: int | None = 512, output_dim: int = 128) -> None:
+        blocks: list[tuple[int, int, nn.Module | None, nn.Module | None]] = [(input_dim, output_dim, None, None)]
+        if hidden_dim is not None:
+            blocks = [(input_dim, hidden_dim, None, nn.ReLU()), (hidden_dim, output_dim, None, None)]
+        super().__init__(blocks)
         self.arch = {"kind": "simclr", "input_dim": input_dim, "hidden_dim": hidden_dim, "output_dim": output_dim}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ a `torch.Generator` on the same device; the same generator state gives the same 
 
 from deepclust.transforms.eval_transform import EvalTransform
 from deepclust.transforms.feature_transform import FeatureTransform
+from deepclust.transforms.pair_transform import PairTransform
 from deepclust.transforms.scan_transform import SCANStrongTransform
 from deepclust.transforms.simclr_transform import SimCLRTransform, SimCLRViewTransform
 
@@ -17,5 +18,5 @@ TRANSFORMS: dict[str, type] = {
 }
 
 __all__ = [
-    "TRANSFORMS", "EvalTransform", "FeatureTransform", "SCANStrongTransform", "SimCLRTransform", "SimCLRViewTransform",
+    "TRANSFORMS", "EvalTransform", "FeatureTransform", "PairTransform", "SCANStrongTransform", "SimCLRTransform", "SimCLRViewTransform",
 ]

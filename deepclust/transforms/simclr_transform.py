@@ -1,5 +1,6 @@
 """SimCLR's random view augmentation, batched on the training device."""
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -26,6 +27,7 @@ class _SimCLRAugment:
         saturation: float = 0.4,
         hue: float = 0.1,
         grayscale_prob: float = 0.2,
+        rotation: float = 0.0,
     ) -> None:
         self.mean, self.std = check_mean_std(mean, std)
         self.crop_scale = check_range("crop_scale", crop_scale, 0.0, 1.0, open_low=True)
@@ -38,6 +40,9 @@ class _SimCLRAugment:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         if not 0.0 <= float(hue) <= 0.5:
             raise ValueError(f"hue must be in [0, 0.5], got {hue}")
+        if not 0.0 <= float(rotation) <= 180.0:
+            raise ValueError(f"rotation must be in [0, 180] degrees, got {rotation}")
+        self.rotation = float(rotation)
         self.brightness, self.contrast = float(brightness), float(contrast)
         self.saturation, self.hue = float(saturation), float(hue)
 
@@ -59,6 +64,11 @@ class _SimCLRAugment:
         theta = TF.random_resized_crop_theta(b, h, w, self.crop_scale, self.crop_ratio, generator, device)
         flip = torch.rand(b, generator=generator, device=device) < self.hflip_prob
         theta[:, 0, 0] = torch.where(flip, -theta[:, 0, 0], theta[:, 0, 0])
+        if self.rotation > 0:  # IIC's MNIST views: a random rotation of the crop (drawn only when asked for)
+            angle = (2 * torch.rand(b, generator=generator, device=device) - 1) * math.radians(self.rotation)
+            cos, sin = angle.cos(), angle.sin()
+            rot = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)  # (B, 2, 2)
+            theta[:, :, :2] = theta[:, :, :2] @ rot
         # Border padding stands in for resize's edge clamping; inside the image the bilinear taps at a crop
         # edge reach half a pixel beyond the box, where torchvision's crop-then-resize clamps to the box.
         x = TF.affine(x, theta, mode="bilinear", padding_mode="border").clamp_(0.0, 1.0)
@@ -102,6 +112,7 @@ class SimCLRViewTransform(_SimCLRAugment):
         saturation: Saturation factor drawn like brightness.
         hue: Hue shift drawn from [-hue, hue], hue in [0, 0.5].
         grayscale_prob: Probability of converting an image to grayscale.
+        rotation: Maximum rotation in degrees, drawn uniformly in [-rotation, rotation] (IIC MNIST: 25); 0: none.
     """
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
