@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import Tensor, nn
 
 from deepclust.losses.ntx_ent_loss import NTXentLoss

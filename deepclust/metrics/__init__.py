@@ -1,6 +1,5 @@
 """Clustering metrics (Hungarian and majority-vote accuracy, NMI, ARI) and result figures."""
 
-from deepclust.metrics.collapse import ClusterUsage, cluster_usage
 from deepclust.metrics.clustering import (
     clustering_metrics,
     contingency,
@@ -8,6 +7,7 @@ from deepclust.metrics.clustering import (
     hungarian_mapping,
     majority_vote_accuracy,
 )
+from deepclust.metrics.collapse import ClusterUsage, cluster_usage
 from deepclust.metrics.plots import plot_cluster_grid, plot_confusion_matrix, plot_curves
 
 __all__ = [

@@ -18,5 +18,6 @@ TRANSFORMS: dict[str, type] = {
 }
 
 __all__ = [
-    "TRANSFORMS", "EvalTransform", "FeatureTransform", "PairTransform", "SCANStrongTransform", "SimCLRTransform", "SimCLRViewTransform",
+    "TRANSFORMS", "EvalTransform", "FeatureTransform", "PairTransform", "SCANStrongTransform", "SimCLRTransform",
+    "SimCLRViewTransform",
 ]

@@ -31,6 +31,14 @@ TINY_PARAMS: dict[str, Any] = {
                  "dec": {"reconstruction": True, "optimizer": "adam", "lr": 0.001}},
         "scan-on-pcl": ["prepare", "pcl", "embed", "mine", "scan", "selflabel", "evaluate"],
         "dec-on-simclr": ["prepare", "pretext", "embed", "ae_pretrain", "dec", "evaluate"],
+        "cc": ["prepare", "cc", "evaluate"],
+        "dcdc": ["prepare", "dcdc", "evaluate"],
+        "iic": ["prepare", "iic", "evaluate"],
+        "idfd": {"stages": ["prepare", "idfd", "embed", "kmeans", "evaluate"], "kmeans": {"features": "head"}},
+        "scan-on-cc": {"stages": ["prepare", "cc", "embed", "mine", "scan", "selflabel", "evaluate"],
+                       "mine": {"features": "backbone"}},
+        "scan-on-idfd": ["prepare", "idfd", "embed", "mine", "scan", "selflabel", "evaluate"],
+        "cc-selflabel": ["prepare", "cc", "selflabel", "evaluate"],
     },
     "seeds": [0],
     "main": {"dataset": DS, "pipelines": ["scan", "kmeans"]},
@@ -57,6 +65,19 @@ TINY_PARAMS: dict[str, Any] = {
                  "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0, "saturation": 0.0, "hue": 0.0,
                              "grayscale_prob": 0.0}}},
 }
+_PAIR = {"backbone": "small_cnn", "width": 8, "epochs": 2, "batch_size": 128, "lr": 0.001,
+         "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0, "saturation": 0.0, "hue": 0.0,
+                     "grayscale_prob": 0.0, "rotation": 10}}
+TINY_PARAMS.update({
+    "cc": {DS: {**_PAIR, "hidden_dim": 32, "num_heads": 2}},
+    "dcdc": {DS: {**_PAIR, "overcluster": 20, "repeats": 2,
+                  "original": {"crop_scale": [0.9, 1.0], "hflip_prob": 0.0, "jitter_prob": 0.0}}},
+    "iic": {DS: {**_PAIR, "epochs": 3, "overcluster": 20, "cluster_epochs": 2, "num_heads": 3}},
+    "idfd": {DS: {"backbone": "small_cnn", "width": 8, "epochs": 2, "batch_size": 128, "lr": 0.03,
+                  "lr_milestones": [1], "output_dim": 16,
+                  "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0, "saturation": 0.0, "hue": 0.0,
+                              "grayscale_prob": 0.0}}},
+})
 GRAPH = build_graph(TINY_PARAMS)
 
 

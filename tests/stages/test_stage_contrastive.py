@@ -1,0 +1,78 @@
+"""cc, dcdc, iic and idfd stages beyond the end-to-end chain: the kept sub-head and epoch, the collapse guard's
+metrics, resume, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from stage_helpers import argv, out_dir, run_stage, stderr_error_line, write_params
+
+from deepclust.data import read_predictions
+from deepclust.models.io import load_backbone, load_clustering
+from stages import cc, idfd, iic
+
+
+def test_cc_keeps_one_sub_head_and_reports_cluster_usage(work: Path, params_file: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    args = argv("cc", work, params_file)
+    assert run_stage(cc, args) == 0
+    out = out_dir(work, "cc")
+    model, arch = load_clustering(out / "model.pt")
+    assert arch["head"]["num_heads"] == 1 and arch["head"]["num_clusters"] == 10 and arch["head"]["kind"] == "mlp"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["selected_head"] in (0, 1) and 1 <= metrics["selected_epoch"] <= 2
+    assert {"non_empty_clusters", "largest_cluster_share", "collapsed"} <= metrics.keys()
+    assert set(read_predictions(out / "predictions.csv")) == {"train", "test"}
+    assert "kept sub-head" in capsys.readouterr().out
+    # Run again: nothing left to train, same selection.
+    assert run_stage(cc, args) == 0
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["resumed_at_epoch"] == 2 and again["selected_epoch"] == metrics["selected_epoch"]
+
+
+def test_iic_selects_only_among_epochs_that_trained_the_k_head(work: Path, params_file: Path) -> None:
+    assert run_stage(iic, argv("iic", work, params_file)) == 0
+    out = out_dir(work, "iic")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_clusters"] == [20, 10]
+    assert metrics["selected_epoch"] in (2, 3)  # epoch 1 trained the overclustering head
+    log = (out / "run" / "log.csv").read_text().splitlines()
+    assert "loss_k20" in log[0] and "loss_k10" in log[0] and len(log) == 4
+    model, _ = load_clustering(out / "model.pt")
+    with torch.no_grad():
+        logits = model.eval()(torch.randn(3, 1, 8, 8))
+    assert logits.shape == (1, 3, 10)
+
+
+def test_idfd_saves_a_unit_norm_embedding(work: Path, params_file: Path) -> None:
+    assert run_stage(idfd, argv("idfd", work, params_file)) == 0
+    model = load_backbone(out_dir(work, "idfd") / "model.pt")
+    with torch.no_grad():
+        z = model.eval()(torch.randn(5, 1, 8, 8))
+    assert z.shape == (5, 16) and torch.allclose(z.norm(dim=1), torch.ones(5), atol=1e-5)
+
+
+def test_on_a_feature_table_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from stages import prepare
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32))
+
+    def table(params: dict) -> None:
+        params["datasets"]["table"] = {"preset": "digits", "num_classes": 3,
+                                       "source": {"kind": "features", "train": str(tmp_path / "x.npy")}}
+
+    params = write_params(tmp_path / "params.yaml", table)
+    data = tmp_path / "data"
+    assert run_stage(prepare, argv("prepare", data, params, ds="table")) == 0
+    assert run_stage(cc, argv("cc", data, params, ds="table")) == 2
+    assert "feature table" in stderr_error_line(capsys.readouterr().err)
+
+
+def test_invalid_params_are_one_line(work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params = write_params(tmp_path / "bad.yaml", lambda p: p["iic"]["digits"].update(num_heads=0))
+    assert run_stage(iic, argv("iic", work, params)) == 2
+    assert "iic.digits.num_heads" in stderr_error_line(capsys.readouterr().err)
