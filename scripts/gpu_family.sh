@@ -30,16 +30,4 @@ deadline=$((SECONDS + ${MNIST_SECONDS:-330}))
 running() { for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
 while [ $SECONDS -lt $deadline ] && running; do sleep 5; done
 pkill -f "$WORK"; sleep 1  # past the deadline: stop its runs (their stage commands name $WORK), keep what finished
-python - "$WORK" "$OUT" <<'PY'
-import json, pathlib, sys
-work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-runs = {p.parent.name: json.loads(p.read_text()) for p in sorted(work.glob("*/gpu_check.json"))}
-(out / "gpu_family.json").write_text(json.dumps(runs, indent=1))
-with open(out / "logs.txt", "w") as fh:
-    for log in sorted(work.glob("*.log")):
-        lines = [l for l in log.read_text().splitlines() if "\r" not in l]
-        fh.write(f"##### {log.name}\n" + "\n".join(lines[-60:]) + "\n")
-for name, run in runs.items():
-    print(name, {k: (v["exit"], v["seconds"], {m: v["metrics"].get(m) for m in ("acc", "nmi", "ari") if m in v["metrics"]})
-                 for k, v in run["stages"].items()})
-PY
+python scripts/gpu_summary.py "$WORK" "$OUT/gpu_family.json" "$OUT/logs.txt"

@@ -8,6 +8,7 @@ from typing import Any, cast
 import torch
 
 from deepclust.engine import constant_schedule, predict
+from deepclust.errors import DeepclustError
 from deepclust.methods import HeadSelector, PairClustering
 from deepclust.models import ClusteringHead, ClusteringModel, build_backbone
 from deepclust.transforms import PairTransform, SimCLRViewTransform
@@ -29,6 +30,9 @@ def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_tempera
     groups, schedule = [k], [0]
     if p.overcluster is not None:
         groups, schedule = [p.overcluster, k], [0] * p.overcluster_epochs + [1] * p.cluster_epochs
+    if not any(PairClustering.schedule_group(schedule, e) == len(groups) - 1 for e in range(p.epochs)):
+        raise DeepclustError(f"{job.name}.{job.dataset.preset}.epochs={p.epochs} never trains the K head (each cycle "
+                             f"is {p.overcluster_epochs} overclustering + {p.cluster_epochs} K-head epochs)")
     backbone = build_backbone(p.backbone, images.shape[-1], p.width, sobel=p.sobel)
     method = PairClustering(backbone, PairTransform(original, augmented), groups, pair_loss, schedule, p.num_heads,
                             p.hidden_dim, p.repeats, instance_temperature)
@@ -38,12 +42,15 @@ def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_tempera
     fp = run_fingerprint(job, [args.data / "train.npz"])
     selector = HeadSelector(args.run_dir / "best.pt", fp)
     eval_transform = inputs.eval_transform(job)
+    # Selection scores a fixed random subset of the training split (the guard needs no more; saves a full pass).
+    scored = inputs.train[torch.randperm(len(inputs.train), generator=torch.Generator().manual_seed(args.seed))
+                          [:p.selection_samples]]
 
     def select(epoch: int, _: dict[str, float]) -> dict[str, float] | None:
         if not method.trains_final(epoch):  # an overclustering epoch: the K head did not move
             return None
         model = method.clustering_model()
-        logits = predict(model, inputs.train, eval_transform, job.runtime, 512, "select")
+        logits = predict(model, scored, eval_transform, job.runtime, 512, "select")
         return selector.update(epoch, model, logits, method.epoch_head_losses())
 
     result, seconds = train(job, method, opt, batches, constant_schedule(p.lr, p.epochs, len(batches(0))), fp,

@@ -248,6 +248,8 @@ class PairClusteringParams(_Optimised):
     num_heads: int = Field(1, ge=1, description="Sub-heads per head (IIC: 5); the one with the lowest loss is kept.")
     hidden_dim: int | None = Field(None, ge=1, description="Hidden size of MLP sub-heads (CC: 512); None: linear.")
     repeats: int = Field(1, ge=1, description="Views per image and batch (DCDC data_nrepeat 3; IIC 3-5).")
+    selection_samples: int = Field(
+        10000, ge=1, description="Training samples scored after each K-head epoch (collapse guard) for the selection.")
     original: AugmentParams | None = Field(
         None, description="The first ('original') view's augmentation (DCDC, IIC: a crop); None: like `augment`.")
     augment: AugmentParams = AugmentParams()

@@ -70,9 +70,14 @@ class PairClustering(nn.Module):
     def head(self) -> MultiKClusteringHead:
         return cast(MultiKClusteringHead, self.model.head)
 
+    @staticmethod
+    def schedule_group(schedule: Sequence[int], epoch: int) -> int:
+        """The head group that epoch `epoch` trains under `schedule`."""
+        return schedule[epoch % len(schedule)]
+
     def group(self, epoch: int) -> int:
         """The head group epoch `epoch` trains."""
-        return self.schedule[epoch % len(self.schedule)]
+        return self.schedule_group(self.schedule, epoch)
 
     def trains_final(self, epoch: int) -> bool:
         """Whether epoch `epoch` trains the predicting (last) group."""

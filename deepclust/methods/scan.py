@@ -168,6 +168,6 @@ class HeadSelector:
         """Loads the best head's weights into a one-head `model`; returns its (val_loss, epoch, head)."""
         state = load_checkpoint(self.path, self.fingerprint)
         if state is None:
-            raise DeepclustError(f"no selected SCAN model at {self.path}: training produced no epoch")
+            raise DeepclustError(f"no selected model at {self.path}: training produced no epoch that trained the head")
         load_state_strict(model, state["states"]["model"], f"selected SCAN model {self.path}")
         return state["run_variables"]

@@ -76,3 +76,12 @@ def test_invalid_params_are_one_line(work: Path, tmp_path: Path, capsys: pytest.
     params = write_params(tmp_path / "bad.yaml", lambda p: p["iic"]["digits"].update(num_heads=0))
     assert run_stage(iic, argv("iic", work, params)) == 2
     assert "iic.digits.num_heads" in stderr_error_line(capsys.readouterr().err)
+
+
+def test_epochs_that_never_reach_the_k_head_are_one_line(work: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from stages import dcdc
+
+    params = write_params(tmp_path / "short.yaml", lambda p: p["dcdc"]["digits"].update(epochs=1))
+    assert run_stage(dcdc, argv("dcdc", work, params)) == 2
+    assert "never trains the K head" in stderr_error_line(capsys.readouterr().err)
