@@ -8,11 +8,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from deepclust.engine import Runtime, TrainState, constant_schedule, fit
+from deepclust.engine import Runtime, TrainState
 from deepclust.engine.samplers import EpochBatches, random_order
 from deepclust.methods import IDFD
 from deepclust.models import build_backbone
 from deepclust.transforms import SimCLRViewTransform
+from tests.methods.resume import assert_resume_matches
 
 RUNTIME = Runtime.auto(seed=0, device="cpu")
 IMAGES = torch.randint(0, 256, (30, 8, 8, 1), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
@@ -48,18 +49,10 @@ def test_after_step_moves_only_the_batch_rows_to_normalize_of_the_average() -> N
 
 
 def test_fit_resumes_with_the_bank(tmp_path: Path) -> None:
-    def run(epochs: int, run_dir: Path) -> IDFD:
+    def build() -> tuple[IDFD, torch.optim.Optimizer]:
         method = _method()
-        opt = torch.optim.SGD(method.model.parameters(), lr=0.03, momentum=0.9)
-        batches = lambda e: EpochBatches(random_order(30, e, 0), 10,  # noqa: E731
-                                         lambda idx: {"images": IMAGES[idx], "index": idx})
-        fit(method, opt, batches, epochs=epochs, runtime=RUNTIME, lr_schedule=constant_schedule(0.03, 3, 3),
-            run_dir=run_dir, fingerprint="idfd")
-        return method
+        return method, torch.optim.SGD(method.model.parameters(), lr=0.03, momentum=0.9)
 
-    straight = run(3, tmp_path / "a")
-    run(2, tmp_path / "b")
-    resumed = run(3, tmp_path / "b")
-    assert torch.allclose(straight.bank, resumed.bank, atol=1e-5)
-    for key, value in straight.state_dict().items():
-        assert torch.allclose(value.float(), resumed.state_dict()[key].float(), atol=1e-5), key
+    batches = lambda e: EpochBatches(random_order(30, e, 0), 10,  # noqa: E731
+                                     lambda idx: {"images": IMAGES[idx], "index": idx})
+    assert_resume_matches(tmp_path, build, batches, 0.03, 3)  # the bank is a buffer: compared too

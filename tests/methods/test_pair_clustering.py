@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from deepclust.engine import Runtime, TrainState, constant_schedule, fit
+from deepclust.engine import Runtime, TrainState
 from deepclust.engine.samplers import EpochBatches, random_order
 from deepclust.losses import ClusterContrastiveLoss, DCDCLoss, IICLoss
 from deepclust.methods import PairClustering
 from deepclust.models import build_backbone
 from deepclust.transforms import PairTransform, SimCLRViewTransform
+from tests.methods.resume import assert_resume_matches
 
 RUNTIME = Runtime.auto(seed=0, device="cpu")
 IMAGES = torch.randint(0, 256, (40, 8, 8, 1), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
@@ -93,16 +94,9 @@ def test_schedule_must_train_the_predicting_group() -> None:
 
 
 def test_fit_resumes_to_the_same_weights(tmp_path: Path) -> None:
-    def run(epochs: int, run_dir: Path) -> PairClustering:
+    def build() -> tuple[PairClustering, torch.optim.Optimizer]:
         method = _method(DCDCLoss(), schedule=(0, 1))
-        opt = torch.optim.Adam(method.parameters(), lr=0.01)
-        batches = lambda e: EpochBatches(random_order(40, e, 0), 10, lambda idx: {"images": IMAGES[idx]})  # noqa: E731
-        fit(method, opt, batches, epochs=epochs, runtime=RUNTIME, lr_schedule=constant_schedule(0.01, 3, 4),
-            run_dir=run_dir, fingerprint="pair")
-        return method
+        return method, torch.optim.Adam(method.parameters(), lr=0.01)
 
-    straight = run(3, tmp_path / "a")
-    run(2, tmp_path / "b")
-    resumed = run(3, tmp_path / "b")
-    for key, value in straight.state_dict().items():
-        assert torch.allclose(value.float(), resumed.state_dict()[key].float(), atol=1e-5), key
+    batches = lambda e: EpochBatches(random_order(40, e, 0), 10, lambda idx: {"images": IMAGES[idx]})  # noqa: E731
+    assert_resume_matches(tmp_path, build, batches, 0.01, 4)

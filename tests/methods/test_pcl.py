@@ -7,11 +7,12 @@ from pathlib import Path
 
 import torch
 
-from deepclust.engine import Runtime, TrainState, constant_schedule, fit
+from deepclust.engine import Runtime, TrainState
 from deepclust.engine.samplers import EpochBatches, random_order
 from deepclust.methods.pcl import PCL
 from deepclust.models import build_backbone
 from deepclust.transforms import EvalTransform, SimCLRTransform
+from tests.methods.resume import assert_resume_matches
 
 RUNTIME = Runtime.auto(seed=0, device="cpu")
 IMAGES = torch.randint(0, 256, (40, 8, 8, 1), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
@@ -68,17 +69,10 @@ def test_after_step_updates_the_key_encoder_by_momentum_and_enqueues_the_keys() 
 
 
 def test_fit_resumes_with_queue_and_prototypes(tmp_path: Path) -> None:
-    def run(epochs: int, run_dir: Path) -> PCL:
+    def build() -> tuple[PCL, torch.optim.Optimizer]:
         method = _method(warmup=1)
-        opt = torch.optim.SGD(method.model.parameters(), lr=0.05, momentum=0.9)
-        batches = lambda e: EpochBatches(random_order(40, e, 0), 10,  # noqa: E731
-                                         lambda idx: {"images": IMAGES[idx], "index": idx})
-        fit(method, opt, batches, epochs=epochs, runtime=RUNTIME, lr_schedule=constant_schedule(0.05, 3, 4),
-            run_dir=run_dir, fingerprint="pcl")
-        return method
+        return method, torch.optim.SGD(method.model.parameters(), lr=0.05, momentum=0.9)
 
-    straight = run(3, tmp_path / "a")
-    run(2, tmp_path / "b")
-    resumed = run(3, tmp_path / "b")
-    for key, value in straight.state_dict().items():
-        assert torch.allclose(value.float(), resumed.state_dict()[key].float(), atol=1e-5), key
+    batches = lambda e: EpochBatches(random_order(40, e, 0), 10,  # noqa: E731
+                                     lambda idx: {"images": IMAGES[idx], "index": idx})
+    assert_resume_matches(tmp_path, build, batches, 0.05, 4)
