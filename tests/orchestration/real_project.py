@@ -52,6 +52,17 @@ pipelines:
   scan-on-pcl: [prepare, pcl, embed, mine, scan, selflabel, evaluate]
   dec-on-simclr: [prepare, pretext, embed, ae_pretrain, dec, evaluate]
   scan-on-deepcluster: [prepare, deepcluster, embed, mine, scan, selflabel, evaluate]
+  cc: [prepare, cc, evaluate]
+  dcdc: [prepare, dcdc, evaluate]
+  iic: [prepare, iic, evaluate]
+  idfd:
+    stages: [prepare, idfd, embed, kmeans, evaluate]
+    kmeans: {{features: head}}
+  scan-on-cc:
+    stages: [prepare, cc, embed, mine, scan, selflabel, evaluate]
+    mine: {{features: backbone}}
+  scan-on-idfd: [prepare, idfd, embed, mine, scan, selflabel, evaluate]
+  cc-selflabel: [prepare, cc, selflabel, evaluate]
 seeds: [0]
 main:
   dataset: digits
@@ -100,6 +111,14 @@ deepcluster:
 pcl:
   digits: {{backbone: small_cnn, width: 8, epochs: 2, warmup_epochs: 1, batch_size: 128, lr: 0.06, queue_size: 256,
            num_clusters: [10, 20], hidden_dim: 32, output_dim: 16}}
+cc:
+  digits: {{backbone: small_cnn, width: 8, epochs: 2, batch_size: 128, lr: 0.001, hidden_dim: 32}}
+dcdc:
+  digits: {{backbone: small_cnn, width: 8, epochs: 2, batch_size: 128, lr: 0.001, overcluster: 20}}
+iic:
+  digits: {{backbone: small_cnn, width: 8, epochs: 3, batch_size: 128, lr: 0.001, overcluster: 20, cluster_epochs: 2}}
+idfd:
+  digits: {{backbone: small_cnn, width: 8, epochs: 2, batch_size: 128, lr: 0.03, output_dim: 16}}
 """
 
 
