@@ -28,8 +28,9 @@ def load_graph(root: Path = ROOT) -> Graph:
 
 
 def _generated(root: Path) -> list[Path]:
-    """Generated seed files on disk (they start with HEADER), which a shorter seed list leaves behind."""
-    return [p for p in sorted((Path(root) / "pipelines").glob("seed*/dvc.yaml")) if p.read_text().startswith(HEADER)]
+    """Generated seed and bench files on disk (they start with HEADER), which a shorter seed list (or no
+    `bench`) leaves behind."""
+    return [p for p in sorted((Path(root) / "pipelines").glob("*/dvc.yaml")) if p.read_text().startswith(HEADER)]
 
 
 def stale_files(root: Path = ROOT) -> list[Path]:

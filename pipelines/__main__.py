@@ -4,6 +4,8 @@
     python -m pipelines check                      # exit 1 when a generated file is stale
     python -m pipelines list [--dataset digits]    # pipelines, their stages, and the DVC address of each
     python -m pipelines run scan mnist-parquet [--seed 1]   # sync, `dvc repro` that pipeline, print metrics
+    python -m pipelines bench digits               # params.yaml `bench.digits`: every run it needs, then the table
+    python -m pipelines bench digits --pipelines scan --seeds 0 1 2 3 4 --out reports/scan-5-seeds
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def _list(graph: Graph, dataset: str) -> None:
         print(f"  dvc repro {address(graph, terminal.name, dataset, graph.seeds[0])}")
 
 
-def _run(graph: Graph, pipeline: str, dataset: str, seed: int | None, force: bool) -> int:
+def _run(graph: Graph, pipeline: str, dataset: str, seed: int | None, force: bool, report: bool = True) -> int:
     seed = graph.seeds[0] if seed is None else seed
     if seed not in graph.seeds:
         print(f"error: seed {seed} is not in params.yaml seeds {list(graph.seeds)}", file=sys.stderr)
@@ -55,11 +57,42 @@ def _run(graph: Graph, pipeline: str, dataset: str, seed: int | None, force: boo
            address(graph, terminal.name, dataset, seed)]
     print("$ " + " ".join(cmd[2:]), flush=True)
     code = subprocess.call(cmd, cwd=ROOT)
-    if code == 0 and terminal.kind == "evaluate":
+    if code == 0 and report and terminal.kind == "evaluate":
         metrics = f"{instance_dir(dataset, seed, terminal.name)}/metrics.json"
         code = subprocess.call([sys.executable, "-m", "stages.report", "--dataset", dataset,
                                 "--metrics", f"{pipeline}={metrics}"], cwd=ROOT)
     return code
+
+
+def _bench(graph: Graph, dataset: str, pipelines: list[str] | None, seeds: list[int] | None, out: str | None,
+           force: bool) -> int:
+    """`bench.<ds>` of params.yaml through its DVC stage; other pipelines/seeds: each run through DVC, then
+    the table into OUT (the tracked reports/bench-<ds>.* stay as DVC wrote them)."""
+    bench = next((b for b in graph.benches if b.dataset == dataset), None)
+    if pipelines is None and seeds is None and out is None:
+        if bench is None:
+            print(f"error: params.yaml has no bench.{dataset}; add one, or pass --pipelines/--seeds/--out",
+                  file=sys.stderr)
+            return 2
+        cmd = [sys.executable, "-m", "dvc", "repro", *(["-f"] if force else []),
+               f"pipelines/bench/dvc.yaml:bench-{dataset}"]
+        print("$ " + " ".join(cmd[2:]), flush=True)
+        code = subprocess.call(cmd, cwd=ROOT)
+        if code == 0:
+            print((ROOT / f"reports/bench-{dataset}.md").read_text().split("\n## Cost")[0])
+        return code
+    chosen = pipelines or (list(bench.pipelines) if bench else [p.name for p in graph.pipelines
+                                                                 if p.stages[-1] == "evaluate"])
+    seed_list = seeds or (list(bench.seeds) if bench else list(graph.seeds))
+    for seed in seed_list:
+        for pipeline in chosen:
+            code = _run(graph, pipeline, dataset, seed, force, report=False)
+            if code:
+                return code
+    cmd = [sys.executable, "-m", "stages.bench", "--dataset", dataset, "--pipelines", *chosen,
+           "--seeds", *map(str, seed_list), "--out", out or f"reports/adhoc-{dataset}",
+           *(["--published", bench.published] if bench and bench.published else [])]
+    return subprocess.call(cmd, cwd=ROOT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("dataset")
     run.add_argument("--seed", type=int, default=None, help="one of params.yaml `seeds` (default: the first)")
     run.add_argument("-f", "--force", action="store_true", help="re-run every stage of the pipeline")
+    bench = sub.add_parser("bench", help="sync, run every pipeline x seed of a benchmark (resuming), write its table")
+    bench.add_argument("dataset")
+    bench.add_argument("--pipelines", nargs="+", default=None, help="instead of params.yaml bench.<ds>.pipelines")
+    bench.add_argument("--seeds", nargs="+", type=int, default=None, help="instead of bench.<ds>.seeds")
+    bench.add_argument("--out", default=None, help="folder for an ad-hoc table (default reports/adhoc-<ds>)")
+    bench.add_argument("-f", "--force", action="store_true", help="re-run every stage (not only missing ones)")
     args = ap.parse_args(argv)
     try:
         graph = load_graph(ROOT)
@@ -89,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             _list(graph, args.dataset or graph.main_dataset)
         elif args.command == "run":
             return _run(graph, args.pipeline, args.dataset, args.seed, args.force)
+        elif args.command == "bench":
+            return _bench(graph, args.dataset, args.pipelines, args.seeds, args.out, args.force)
     except DeclarationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -77,14 +77,25 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class Bench:
+    """One benchmark table: these pipelines x these seeds on one data set (params.yaml `bench.<ds>`)."""
+
+    dataset: str
+    pipelines: tuple[str, ...]
+    seeds: tuple[int, ...]
+    published: str | None = None  # key of deepclust/bench/published.csv
+
+
+@dataclass(frozen=True)
 class Graph:
-    """Every instance (upstream first), the pipelines, the seeds and the main job."""
+    """Every instance (upstream first), the pipelines, the seeds, the main job and the benchmarks."""
 
     instances: tuple[Instance, ...]
     pipelines: tuple[Pipeline, ...]
     seeds: tuple[int, ...]
     main_dataset: str
     main_pipelines: tuple[str, ...]
+    benches: tuple[Bench, ...] = ()
 
     def instance(self, name: str) -> Instance:
         return next(i for i in self.instances if i.name == name)
@@ -205,9 +216,39 @@ def check_presets(params: Mapping[str, Any], kinds: set[str]) -> None:
                                    f"{', '.join(f'{k}.{preset}' for k in missing)}")
 
 
+def parse_benches(raw: Any, pipes: Sequence[Pipeline], seeds: Sequence[int],
+                  datasets: Mapping[str, Any]) -> tuple[Bench, ...]:
+    """`bench`: data set -> {pipelines: [...] (default: every declared pipeline that ends in evaluate),
+    seeds: [...] (default: all of `seeds`), published: key}."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise DeclarationError("params.yaml: bench must map data sets to {pipelines, seeds, published}")
+    scored = [p.name for p in pipes if p.stages[-1] == "evaluate"]
+    out = []
+    for dataset, spec in raw.items():
+        where = f"params.yaml: bench.{dataset}"
+        spec = spec or {}
+        if dataset not in datasets:
+            raise DeclarationError(f"{where}: unknown data set; `datasets` has {sorted(datasets)}")
+        unknown = set(spec) - {"pipelines", "seeds", "published"}
+        if not isinstance(spec, Mapping) or unknown:
+            raise DeclarationError(f"{where}: expected {{pipelines, seeds, published}}, got {sorted(unknown)}")
+        chosen = spec.get("pipelines", "all")
+        chosen = scored if chosen == "all" else chosen
+        if not isinstance(chosen, list) or not chosen or any(p not in scored for p in chosen):
+            raise DeclarationError(f"{where}.pipelines: `all` or a list of declared pipelines that end in evaluate "
+                                   f"({', '.join(scored)}), got {chosen!r}")
+        bench_seeds = spec.get("seeds", list(seeds))
+        if not isinstance(bench_seeds, list) or not bench_seeds or any(s not in seeds for s in bench_seeds):
+            raise DeclarationError(f"{where}.seeds: a list of params.yaml seeds {list(seeds)}, got {bench_seeds!r}")
+        out.append(Bench(str(dataset), tuple(chosen), tuple(bench_seeds), spec.get("published")))
+    return tuple(out)
+
+
 def build_graph(params: Mapping[str, Any]) -> Graph:
-    """Validates `pipelines`, `seeds`, `main` and the data sets' presets of a loaded params.yaml and expands
-    the pipelines."""
+    """Validates `pipelines`, `seeds`, `main`, `bench` and the data sets' presets of a loaded params.yaml and
+    expands the pipelines."""
     pipes = parse_pipelines(params.get("pipelines"))
     instances = expand(pipes)
     check_presets(params, {i.kind for i in instances} - {"prepare"})
@@ -220,4 +261,5 @@ def build_graph(params: Mapping[str, Any]) -> Graph:
     names = [p.name for p in pipes]
     if not isinstance(chosen, list) or not chosen or any(p not in names for p in chosen):
         raise DeclarationError(f"params.yaml: main.pipelines must list declared pipelines ({names}), got {chosen!r}")
-    return Graph(tuple(instances), tuple(pipes), seeds, str(dataset), tuple(chosen))
+    benches = parse_benches(params.get("bench"), pipes, seeds, datasets)
+    return Graph(tuple(instances), tuple(pipes), seeds, str(dataset), tuple(chosen), benches)

@@ -85,6 +85,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          ("clustering", "predictions"), trains=True),
     Kind("kmeans", "k-means on the features (faiss or torch), predictions for train and test",
          (DATA, Input("--features", "features")), ("predictions",)),
+    Kind("baseline", "scikit-learn baseline (spectral, agglomerative Ward, NMF) on the features, kNN vote for the rest",
+         (DATA, Input("--features", "features")), ("predictions",)),
     Kind("ae_pretrain", "DEC/IDEC autoencoder d-500-500-2000-10 trained to reconstruct its input (pixels or features)",
          (DATA, Input("--features", "features", required=False)), ("backbone",), trains=True),
     Kind("dec", "DEC (IDEC with reconstruction): k-means init, Student-t Q, KL to the refreshed target P",

@@ -136,10 +136,45 @@ def render_root(graph: Graph, root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bench_outputs(dataset: str) -> list[str]:
+    """The files a bench stage writes (checked in: small, and the README shows them)."""
+    return [f"reports/bench-{dataset}.{ext}" for ext in ("parquet", "csv", "png", "md")]
+
+
+def render_benches(graph: Graph, root: Path) -> str:
+    """pipelines/bench/dvc.yaml: one `bench-<ds>` stage per `bench` entry, depending on every stage metrics
+    file of its pipelines x seeds, so `dvc repro` of it first runs (or resumes) each run it lacks."""
+    lines = [HEADER.rstrip("\n"), "# Benchmark tables (params.yaml `bench`): `python -m pipelines bench <ds>`, or",
+             "# `dvc repro pipelines/bench/dvc.yaml:bench-<ds>`; each seed of each pipeline is its own DVC stages.",
+             "stages:"]
+    for bench in graph.benches:
+        ds = bench.dataset
+        metrics: list[str] = []
+        for pipeline in bench.pipelines:
+            terminal = graph.terminal(pipeline)
+            names = [n for n in (*terminal.upstream, terminal.name) if graph.instance(n).kind != "prepare"]
+            metrics += [f"{instance_dir(ds, seed, n)}/metrics.json" for seed in bench.seeds for n in names]
+        lines += [f"  bench-{ds}:    # {len(bench.pipelines)} pipelines x seeds {' '.join(map(str, bench.seeds))}",
+                  "    wdir: ../..", "    cmd: >-", f"      python -m stages.bench --dataset {ds}",
+                  f"      --pipelines {' '.join(bench.pipelines)}", f"      --seeds {' '.join(map(str, bench.seeds))}"]
+        if bench.published:
+            lines.append(f"      --published {bench.published}")
+        lines.append("      --out reports")
+        lines += _block("deps", stage_deps(root, "bench") + list(dict.fromkeys(metrics)), "    ")
+        lines += _block("params", [f"bench.{ds}"], "    ")
+        lines.append("    outs:")
+        for out in bench_outputs(ds):
+            lines += [f"      - {out}:", "          cache: false"]
+        lines += ["    meta:", "      kind: bench", f"      dataset: {ds}", "      pipelines: [bench]"]
+    return "\n".join(lines) + "\n"
+
+
 def render_all(graph: Graph, root: Path) -> dict[Path, str]:
     """Every generated file, by path."""
     files = {root / "dvc.yaml": render_root(graph, root),
              root / "pipelines" / "dvc.yaml": render_seed_file(graph, root, graph.seeds[0], True)}
+    if graph.benches:
+        files[root / "pipelines" / "bench" / "dvc.yaml"] = render_benches(graph, root)
     for seed in graph.seeds[1:]:
         files[root / "pipelines" / f"seed{seed}" / "dvc.yaml"] = render_seed_file(graph, root, seed, False)
     return files

@@ -13,6 +13,7 @@ from deepclust.errors import DeepclustError
 from deepclust.io import write_json
 from deepclust.metrics import clustering_metrics, plot_cluster_grid, plot_confusion_matrix
 from stages.common import entry, parser, start
+from stages.outputs import resources
 from stages.report import print_table
 
 
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for plot in ("confusion.png", "clusters.png"):  # declared outs: say why one is empty rather than omit it
         if not (out / plot).exists():
             _placeholder(out / plot)
-    write_json(out / "metrics.json", results)
+    write_json(out / "metrics.json", {**results, **resources()})
     print_table(job.args.dataset, {out.name.removeprefix("evaluate-"): results})  # evaluate-<pipeline>
     return 0
 

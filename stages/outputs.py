@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import time
 from typing import Any
+
+import torch
 
 from deepclust.data import SplitPredictions, write_predictions
 from deepclust.io import write_json
@@ -25,4 +30,28 @@ def write_outputs(job: Job, metrics: dict[str, Any],
         metrics = {**metrics, **usage.as_metrics()}
         if usage.collapsed:
             print(f"[{job.name}] warning: the clustering of the training split {usage.describe()}", flush=True)
-    write_json(out / "metrics.json", {**metrics, "seed": job.args.seed, "device": str(job.runtime.device)})
+    write_json(out / "metrics.json", {**metrics, "seed": job.args.seed, "device": str(job.runtime.device),
+                                      **resources()})
+
+
+def process_seconds() -> float:
+    """Wall seconds since this process started (imports included, as `dvc repro` sees the stage)."""
+    try:  # /proc/self/stat field 22: start time in clock ticks after boot
+        ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
+        uptime = float(open("/proc/uptime").read().split()[0])
+        return uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.process_time()
+
+
+def resources() -> dict[str, Any]:
+    """What the stage cost and ran on, for the bench table: wall seconds, peak resident memory, torch's
+    thread count, and the GPU's peak allocation when there is one."""
+    found: dict[str, Any] = {
+        "stage_seconds": round(process_seconds(), 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # Linux: KiB
+        "torch_threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        found["gpu_peak_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return found

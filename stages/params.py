@@ -166,6 +166,23 @@ class KmeansParams(Frozen):
         "keeps its centroid.")
 
 
+class BaselineParams(Frozen):
+    method: Literal["spectral", "agglomerative", "nmf"] = Field(
+        "spectral", description="Spectral clustering on a kNN graph, agglomerative with Ward linkage, or NMF "
+        "(cluster = largest coefficient; needs non-negative features such as pixels).")
+    features: Literal["backbone", "head"] = Field(
+        "backbone", description="Which features of the upstream embed stage to cluster (the input itself when "
+        "there is no network upstream).")
+    num_clusters: int | None = Field(None, ge=2, description="K; None uses datasets.<ds>.num_classes.")
+    max_samples: int = Field(
+        10000, ge=2, description="Spectral and agglomerative fit on at most this many training rows (a seeded "
+        "subset; their cost grows as N^2); the other rows take the majority cluster of their 10 nearest fitted "
+        "rows. NMF fits on all of them.")
+    n_neighbors: int = Field(10, ge=1, description="Neighbours per row of spectral's affinity graph (10).")
+    nmf_max_iter: int = Field(400, ge=1, description="Most NMF iterations (400); raise it if NMF warns that it "
+                              "did not converge.")
+
+
 class _Optimised(Frozen):
     epochs: int = Field(ge=1, description="Training epochs.")
     batch_size: int = Field(ge=2, description="Samples per batch (256).")
@@ -290,7 +307,7 @@ class EvaluateParams(Frozen):
 
 STAGE_PARAMS: dict[str, type[Frozen]] = {
     "pretext": PretextParams, "embed": EmbedParams, "mine": MineParams, "scan": ScanParams,
-    "selflabel": SelflabelParams, "kmeans": KmeansParams, "evaluate": EvaluateParams,
+    "selflabel": SelflabelParams, "kmeans": KmeansParams, "baseline": BaselineParams, "evaluate": EvaluateParams,
     "ae_pretrain": AEPretrainParams, "dec": DecParams, "deepcluster": DeepClusterParams, "pcl": PclParams,
     "cc": CCParams, "dcdc": DCDCParams, "iic": IICParams, "idfd": IDFDParams,
 }

@@ -1,16 +1,21 @@
-"""Clustering utilities on feature matrices: exact kNN mining, k-means (faiss, or torch without it) and PCA."""
+"""Clustering utilities on feature matrices: exact kNN mining, k-means (faiss, or torch without it), PCA and
+scikit-learn baselines (spectral, agglomerative Ward, NMF)."""
 
+from deepclust.cluster.baselines import BASELINES, BaselineResult, fit_baseline
 from deepclust.cluster.kmeans import EMPTY_CLUSTER_POLICIES, KMeansResult, assign, distances, kmeans
 from deepclust.cluster.knn import backend, knn_search, neighbour_accuracy
 from deepclust.cluster.pca import PCA
 
 __all__ = [
+    "BASELINES",
     "EMPTY_CLUSTER_POLICIES",
     "PCA",
+    "BaselineResult",
     "KMeansResult",
     "assign",
     "backend",
     "distances",
+    "fit_baseline",
     "kmeans",
     "knn_search",
     "neighbour_accuracy",

@@ -63,6 +63,9 @@ pipelines:
     mine: {{features: backbone}}
   scan-on-idfd: [prepare, idfd, embed, mine, scan, selflabel, evaluate]
   cc-selflabel: [prepare, cc, selflabel, evaluate]
+  spectral-pixels: {{stages: [prepare, embed, baseline, evaluate], baseline: {{method: spectral}}}}
+  agglomerative-pixels: {{stages: [prepare, embed, baseline, evaluate], baseline: {{method: agglomerative}}}}
+  nmf-pixels: {{stages: [prepare, embed, baseline, evaluate], baseline: {{method: nmf}}}}
 seeds: [0]
 main:
   dataset: digits
@@ -100,6 +103,8 @@ selflabel:
     augment: {{num_ops: 2, cutout_max: 3, hflip_prob: 0.0}}
 kmeans:
   digits: {{features: backbone, nredo: 1}}
+baseline:
+  digits: {{features: backbone}}
 evaluate:
   digits: {{}}
 ae_pretrain:
@@ -145,18 +150,19 @@ def project_files() -> list[str]:
     return [f for f in listed if not f.startswith(skip) and f != "params.yaml" and (REPO / f).is_file()]
 
 
-def make_real_project(root: Path) -> Path:
-    """Copies the project into ROOT with tiny params, regenerates dvc.yaml files, git init + commit."""
+def make_real_project(root: Path, params: str | None = None) -> Path:
+    """Copies the project into ROOT with tiny params (or PARAMS), regenerates dvc.yaml files, git init + commit."""
     root.mkdir(parents=True)
     for rel in project_files():
         dst = root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, dst)
-    (root / "params.yaml").write_text(tiny_params())
+    (root / "params.yaml").write_text(params or tiny_params())
     sh([sys.executable, "-m", "pipelines", "sync"], root)
     for rel in ("dvc.yaml", "pipelines/dvc.yaml"):
         assert (root / rel).read_text() == (REPO / rel).read_text(), f"{rel} is stale"
-    assert not list((root / "pipelines").glob("seed*/dvc.yaml")), "sync keeps only the declared seeds"
+    if params is None:
+        assert not list((root / "pipelines").glob("*/dvc.yaml")), "sync keeps only the declared seeds (and no bench)"
     sh(["git", "init", "-q"], root)
     sh(["git", "add", "-A"], root)
     sh(["git", "commit", "-q", "-m", "tiny deepclust"], root)

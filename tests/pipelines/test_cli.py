@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from pipelines import stale_files, sync
+from pipelines import DeclarationError, stale_files, sync
 from pipelines.render import HEADER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,13 +50,24 @@ def test_sync_follows_seeds_and_removes_stale_seed_files(tmp_path: Path) -> None
     assert stale_files(root) == []
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["seeds"] = [0, 7]
+    del params["bench"]  # its seeds are gone; and without it, its generated file goes too
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changes = sync(root)
     assert "wrote pipelines/seed7/dvc.yaml" in changes
     assert any(c.startswith("removed pipelines/seed1/dvc.yaml") for c in changes)
+    assert any(c.startswith("removed pipelines/bench/dvc.yaml") for c in changes)
     assert (root / "pipelines/seed7/dvc.yaml").read_text().startswith(HEADER)
     assert "--seed 7" in (root / "pipelines/seed7/dvc.yaml").read_text()
     assert sync(root) == [] and stale_files(root) == []
+
+
+def test_bench_seeds_must_be_declared_seeds(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["bench"] = {"digits": {"seeds": [0, 9]}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(DeclarationError, match=r"bench\.digits\.seeds"):
+        sync(root)
 
 
 def test_a_bad_declaration_is_one_line(tmp_path: Path) -> None:

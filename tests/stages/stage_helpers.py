@@ -39,6 +39,8 @@ TINY_PARAMS: dict[str, Any] = {
                        "mine": {"features": "backbone"}},
         "scan-on-idfd": ["prepare", "idfd", "embed", "mine", "scan", "selflabel", "evaluate"],
         "cc-selflabel": ["prepare", "cc", "selflabel", "evaluate"],
+        **{f"{method}-pixels": {"stages": ["prepare", "embed", "baseline", "evaluate"], "baseline": {"method": method}}
+           for method in ("spectral", "agglomerative", "nmf")},
     },
     "seeds": [0],
     "main": {"dataset": DS, "pipelines": ["scan", "kmeans"]},
@@ -55,6 +57,7 @@ TINY_PARAMS: dict[str, Any] = {
                   "augment": AUGMENT}},
     "selflabel": {DS: {"epochs": 1, "batch_size": 256, "threshold": 0.5, "augment": AUGMENT}},
     "kmeans": {DS: {"features": "backbone", "nredo": 1}},
+    "baseline": {DS: {"features": "backbone"}},
     "evaluate": {DS: {}},
     "ae_pretrain": {DS: {"hidden_dims": [32, 32, 64, 10], "epochs": 2, "batch_size": 128, "lr": 0.001}},
     "dec": {DS: {"update_interval": 3, "batch_size": 128, "max_iterations": 9, "kmeans_nredo": 2}},
