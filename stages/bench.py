@@ -62,11 +62,12 @@ def collect(graph: Graph, root: Path, dataset: str, pipelines: Sequence[str], se
             scores = stage_metrics[terminal.name]
             if "acc" not in scores:
                 raise DeepclustError(f"{dataset} has no labels on its scored split: a benchmark needs labels")
+            threads = {int(m["torch_threads"]) for m in stage_metrics.values() if "torch_threads" in m}
             runs.append(Run(
                 pipeline=pipeline, seed=seed, scores={k: float(scores[k]) for k in ("acc", "nmi", "ari")},
                 stage_seconds={n: float(m.get("stage_seconds", float("nan"))) for n, m in stage_metrics.items()},
                 peak_rss_mb=max(float(m.get("peak_rss_mb", float("nan"))) for m in stage_metrics.values()),
-                threads=tuple(sorted({int(m["torch_threads"]) for m in stage_metrics.values() if "torch_threads" in m})),
+                threads=tuple(sorted(threads)),
                 devices=tuple(sorted({str(m["device"]) for m in stage_metrics.values() if "device" in m})),
                 selection="; ".join(dict.fromkeys(SELECTION[i.kind] for i in chain if i.kind in SELECTION)),
                 split=str(scores.get("split", "test")),
