@@ -144,6 +144,11 @@ class SelflabelParams(Frozen):
     lr: float = Field(1e-4, gt=0, description="Adam learning rate, constant (1e-4).")
     weight_decay: float = Field(1e-4, ge=0, description="Adam weight decay (1e-4).")
     threshold: float = Field(0.99, gt=0, lt=1, description="Confidence for a pseudo-label (0.99).")
+    min_confident: float = Field(
+        0.1, ge=0, lt=1, description="When fewer training samples than this fraction pass `threshold` at the start, "
+        "the threshold drops to the confidence this fraction reaches (said in the log and metrics); 0 never adapts.")
+    guard: bool = Field(True, description="Keep the upstream clustering when self-labelling makes it worse by "
+                        "SCAN's unlabelled loss on the neighbours (or collapses it), and say so.")
     class_balanced: bool = Field(True, description="Inverse-frequency weights among confident samples.")
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")

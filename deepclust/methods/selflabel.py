@@ -4,12 +4,64 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.losses import SelfLabelLoss
+from deepclust.methods.scan import selection_losses
+from deepclust.metrics import cluster_usage
+
+
+def adapted_threshold(probs: torch.Tensor, threshold: float, min_fraction: float) -> float:
+    """The confidence self-labelling uses: THRESHOLD, or, when fewer than MIN_FRACTION of the samples pass
+    it, the confidence that MIN_FRACTION of them reach (SCAN users see 0.99 pass almost nobody on hard or
+    small data, and the step then trains on a handful of samples). Never above THRESHOLD.
+
+    Args:
+        probs: Cluster probabilities of the training split before self-labelling. Shape: (N, K).
+        threshold: The configured threshold (0.99).
+        min_fraction: The smallest fraction of confident samples to train on; 0 keeps THRESHOLD.
+    """
+    confidence = probs.max(1).values.double()
+    if min_fraction <= 0 or (confidence > threshold).double().mean() >= min_fraction:
+        return threshold
+    quantile = float(torch.quantile(confidence, 1.0 - min_fraction))
+    floor = 1.0 / probs.shape[1] + 1e-6  # above chance, so the mask means something
+    return float(min(threshold, max(quantile - 1e-6, floor)))  # the mask is strict: `>`
+
+
+def keep_self_labelled(before: np.ndarray, after: np.ndarray, neighbours: np.ndarray | None,
+                       num_neighbors: int = 5) -> tuple[bool, str]:
+    """Whether the self-labelled clustering may replace the one it started from, judged without labels.
+
+    It may not when its clusters collapse (`cluster_usage`) while the start's did not, or, given the
+    training split's neighbours, when SCAN's unlabelled selection loss (neighbour consistency minus the
+    entropy of the mean prediction) got worse: self-labelling then steps aside and says why.
+
+    Args:
+        before: Probabilities before self-labelling (the SCAN model's). Shape: (N, K).
+        after: Probabilities after it. Shape: (N, K).
+        neighbours: Neighbour indices, self first, or None. Shape: (N, k + 1).
+        num_neighbors: Neighbours per sample in the selection loss.
+
+    Returns:
+        (keep, reason): keep is False when the start's clustering should be kept; reason says why.
+    """
+    k = before.shape[1]
+    usage_before = cluster_usage(before.argmax(1), k)
+    usage_after = cluster_usage(after.argmax(1), k)
+    if usage_after.collapsed and not usage_before.collapsed:
+        return False, f"the self-labelled clustering collapsed ({usage_after.describe()})"
+    if neighbours is None:
+        return True, "no neighbours to compare with: kept (collapse guard passed)"
+    loss_before, loss_after = (float(selection_losses(torch.from_numpy(p)[None], neighbours, num_neighbors)[0])
+                               for p in (before, after))
+    if loss_after > loss_before:
+        return False, f"SCAN's unlabelled loss rose from {loss_before:.4f} to {loss_after:.4f}"
+    return True, f"SCAN's unlabelled loss {loss_before:.4f} -> {loss_after:.4f}"
 
 
 class SelfLabel(nn.Module):
