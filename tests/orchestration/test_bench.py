@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from real_project import make_real_project, ran_stages, tiny_params
 from toy_project import venv_env
 
@@ -29,12 +30,18 @@ def _bench(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def _finished(root: Path) -> dict[str, float]:
-    """Evaluate metrics files present (a finished run), with their modification times."""
+    """Finished runs: evaluate stages DVC has recorded in a dvc.lock (a stage whose outputs exist but whose
+    lock entry is not written yet did not finish as far as DVC knows), with their metrics' mtimes."""
     found = {}
     for seed in SEEDS:
+        lock = root / ("pipelines/dvc.lock" if seed == 0 else f"pipelines/seed{seed}/dvc.lock")
+        try:
+            locked = (yaml.safe_load(lock.read_text()) or {}).get("stages", {}) if lock.exists() else {}
+        except yaml.YAMLError:  # being rewritten
+            continue
         for pipeline in PIPELINES:
-            path = root / f"data/digits/seed{seed}/evaluate-{pipeline}/metrics.json"
-            if path.exists():
+            if f"evaluate-{pipeline}@digits" in locked:
+                path = root / f"data/digits/seed{seed}/evaluate-{pipeline}/metrics.json"
                 found[str(path.relative_to(root))] = path.stat().st_mtime_ns
     return found
 
