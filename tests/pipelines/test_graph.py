@@ -43,7 +43,7 @@ def test_inputs_wire_to_nearest_producer_of_their_artifact() -> None:
     wires = {w.flag: w.sources for w in g.instance("scan").wires}
     assert wires == {"--data": ("prepare",), "--model": ("pretext-scan",), "--neighbours": ("mine-scan",)}
     assert {w.flag: w.sources for w in g.instance("selflabel-scan").wires} == {
-        "--data": ("prepare",), "--model": ("scan",)}  # a backbone upstream: no --features
+        "--data": ("prepare",), "--model": ("scan",), "--neighbours": ("mine-scan",)}  # a backbone: no --features
     feat = {w.flag: w.sources for w in g.instance("scan-feat").wires}
     assert feat == {"--data": ("prepare",), "--features": ("embed-feat",), "--neighbours": ("mine-feat",)}
     assert g.instance("scan-feat").override and not g.instance("scan").override
