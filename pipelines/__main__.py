@@ -19,7 +19,7 @@ import yaml
 
 from pipelines import ROOT, DeclarationError, load_graph, stale_files, sync
 from pipelines.graph import Graph
-from pipelines.render import instance_dir
+from pipelines.render import bench_argv, instance_dir
 
 
 def stage_file(graph: Graph, seed: int) -> str:
@@ -89,10 +89,9 @@ def _bench(graph: Graph, dataset: str, pipelines: list[str] | None, seeds: list[
             code = _run(graph, pipeline, dataset, seed, force, report=False)
             if code:
                 return code
-    cmd = [sys.executable, "-m", "stages.bench", "--dataset", dataset, "--pipelines", *chosen,
-           "--seeds", *map(str, seed_list), "--out", out or f"reports/adhoc-{dataset}",
-           *(["--published", bench.published] if bench and bench.published else [])]
-    return subprocess.call(cmd, cwd=ROOT)
+    argv = bench_argv(graph, dataset, chosen, seed_list, bench.published if bench else None,
+                      out or f"reports/adhoc-{dataset}")
+    return subprocess.call([sys.executable, *" ".join(argv).split()[1:]], cwd=ROOT)
 
 
 def main(argv: list[str] | None = None) -> int:

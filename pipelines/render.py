@@ -13,6 +13,7 @@ pipelines sync`; tests/pipelines/test_generated.py fails when a checked-in file 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines.graph import Graph, Instance
@@ -141,6 +142,24 @@ def bench_outputs(dataset: str) -> list[str]:
     return [f"reports/bench-{dataset}.{ext}" for ext in ("parquet", "csv", "png", "md")]
 
 
+def bench_runs(graph: Graph, pipelines: Sequence[str]) -> list[str]:
+    """`PIPELINE=STAGE,...,EVALUATE` for each pipeline: its stage instances after prepare, in order."""
+    runs = []
+    for pipeline in pipelines:
+        terminal = graph.terminal(pipeline)
+        names = [n for n in (*terminal.upstream, terminal.name) if graph.instance(n).kind != "prepare"]
+        runs.append(f"{pipeline}={','.join(names)}")
+    return runs
+
+
+def bench_argv(graph: Graph, dataset: str, pipelines: Sequence[str], seeds: Sequence[int], published: str | None,
+               out: str) -> list[str]:
+    """The `stages.bench` command (one option per item) that tabulates PIPELINES x SEEDS on DATASET."""
+    return [f"python -m stages.bench --dataset {dataset} --data-root data/{dataset}",
+            f"--runs {' '.join(bench_runs(graph, pipelines))}", f"--seeds {' '.join(map(str, seeds))}",
+            *([f"--published {published}"] if published else []), f"--out {out}"]
+
+
 def render_benches(graph: Graph, root: Path) -> str:
     """pipelines/bench/dvc.yaml: one `bench-<ds>` stage per `bench` entry, depending on every stage metrics
     file of its pipelines x seeds, so `dvc repro` of it first runs (or resumes) each run it lacks."""
@@ -155,11 +174,9 @@ def render_benches(graph: Graph, root: Path) -> str:
             names = [n for n in (*terminal.upstream, terminal.name) if graph.instance(n).kind != "prepare"]
             metrics += [f"{instance_dir(ds, seed, n)}/metrics.json" for seed in bench.seeds for n in names]
         lines += [f"  bench-{ds}:    # {len(bench.pipelines)} pipelines x seeds {' '.join(map(str, bench.seeds))}",
-                  "    wdir: ../..", "    cmd: >-", f"      python -m stages.bench --dataset {ds}",
-                  f"      --pipelines {' '.join(bench.pipelines)}", f"      --seeds {' '.join(map(str, bench.seeds))}"]
-        if bench.published:
-            lines.append(f"      --published {bench.published}")
-        lines.append("      --out reports")
+                  "    wdir: ../..", "    cmd: >-"]
+        lines += [f"      {part}" for part in bench_argv(graph, ds, bench.pipelines, bench.seeds, bench.published,
+                                                         "reports")]
         lines += _block("deps", stage_deps(root, "bench") + list(dict.fromkeys(metrics)), "    ")
         lines += _block("params", [f"bench.{ds}"], "    ")
         lines.append("    outs:")

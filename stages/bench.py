@@ -16,10 +16,7 @@ from typing import Any
 from deepclust.bench.table import Run, environment, markdown, plot, published, summarise
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file, write_atomic
-from pipelines import ROOT, load_graph
-from pipelines.graph import Graph
-from pipelines.render import instance_dir
-from stages.cli import entry
+from stages.cli import entry, pair
 
 # How each kind that chooses a checkpoint or clusters makes its choice: label-free, said in the table.
 SELECTION = {
@@ -43,23 +40,23 @@ def _read(path: Path, what: str) -> dict[str, Any]:
         raise DeepclustError(f"{path} is not valid JSON ({exc}): re-run its stage") from None
 
 
-def collect(graph: Graph, root: Path, dataset: str, pipelines: Sequence[str], seeds: Sequence[int]) -> list[Run]:
-    """One Run per pipeline x seed, from the metrics.json of the pipeline's evaluate stage and of every stage
-    before it (prepare writes none)."""
+def _kind(stage: str) -> str:
+    """A stage instance's kind: its name up to the first dash (`selflabel-scan` -> selflabel; `ae_pretrain-dec`)."""
+    return stage.split("-", 1)[0]
+
+
+def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]], seeds: Sequence[int]) -> list[Run]:
+    """One Run per pipeline x seed, from DATA_ROOT/seed<k>/<stage>/metrics.json of each stage of the pipeline
+    (prepare excluded; the last one is its evaluate stage)."""
     runs = []
-    for pipeline in pipelines:
-        terminal = graph.terminal(pipeline)
-        if terminal.kind != "evaluate":
-            raise DeepclustError(f"pipeline {pipeline} ends in {terminal.kind}, not evaluate: nothing to score")
-        names = (*terminal.upstream, terminal.name)
-        chain = [graph.instance(n) for n in names if graph.instance(n).kind != "prepare"]
+    for pipeline, chain in runs_by_pipeline.items():
         for seed in seeds:
             stage_metrics = {}
-            for inst in chain:
-                path = root / instance_dir(dataset, seed, inst.name) / "metrics.json"
-                hint = f"metrics of {inst.name} (run `python -m pipelines run {pipeline} {dataset} --seed {seed}`)"
-                stage_metrics[inst.name] = _read(path, hint)
-            scores = stage_metrics[terminal.name]
+            for stage in chain:
+                path = data_root / f"seed{seed}" / stage / "metrics.json"
+                hint = f"metrics of {stage} (run `python -m pipelines run {pipeline} {dataset} --seed {seed}`)"
+                stage_metrics[stage] = _read(path, hint)
+            scores = stage_metrics[chain[-1]]
             if "acc" not in scores:
                 raise DeepclustError(f"{dataset} has no labels on its scored split: a benchmark needs labels")
             threads = {int(m["torch_threads"]) for m in stage_metrics.values() if "torch_threads" in m}
@@ -69,16 +66,16 @@ def collect(graph: Graph, root: Path, dataset: str, pipelines: Sequence[str], se
                 peak_rss_mb=max(float(m.get("peak_rss_mb", float("nan"))) for m in stage_metrics.values()),
                 threads=tuple(sorted(threads)),
                 devices=tuple(sorted({str(m["device"]) for m in stage_metrics.values() if "device" in m})),
-                selection="; ".join(dict.fromkeys(SELECTION[i.kind] for i in chain if i.kind in SELECTION)),
+                selection="; ".join(dict.fromkeys(SELECTION[k] for k in map(_kind, chain)
+                                                  if k in SELECTION)),
                 split=str(scores.get("split", "test")),
             ))
     return runs
 
 
-def protocol_text(root: Path, dataset: str, pipelines: Sequence[str], graph: Graph, seed: int) -> str:
+def protocol_text(evaluate_metrics: Path) -> str:
     """The evaluate stage's own protocol sentence (the same for every pipeline of a data set)."""
-    path = root / instance_dir(dataset, seed, graph.terminal(pipelines[0]).name) / "metrics.json"
-    found = _read(path, "evaluate metrics")
+    found = _read(evaluate_metrics, "evaluate metrics")
     return (f"{found.get('protocol', '')}; {found.get('samples', '?')} samples scored ({found.get('split', '?')} "
             "split). ACC: Hungarian matching (scipy); NMI: arithmetic normalisation (scikit-learn); ARI. "
             "Every stage of a run uses its seed; no seed, epoch, head or hyperparameter is chosen with labels.")
@@ -100,17 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Builds the table of PIPELINES x SEEDS on DATASET; writes bench-<ds>.{parquet,csv,md,png} into --out."""
     ap = argparse.ArgumentParser(prog="python -m stages.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", required=True)
-    ap.add_argument("--pipelines", nargs="+", required=True)
+    ap.add_argument("--data-root", type=Path, required=True, help="data/<ds>: runs are in seed<k>/<stage>/")
+    ap.add_argument("--runs", nargs="+", type=pair, required=True, metavar="PIPELINE=STAGE,STAGE,...,EVALUATE",
+                    help="each pipeline and its stage instances in order, the last its evaluate stage")
     ap.add_argument("--seeds", nargs="+", type=int, required=True)
     ap.add_argument("--published", default=None, help="key of deepclust/bench/published.csv to show beside ours")
     ap.add_argument("--out", type=Path, default=Path("reports"))
-    ap.add_argument("--root", type=Path, default=ROOT, help="the project (default: this checkout)")
     args = ap.parse_args(argv)
-    graph = load_graph(args.root)
-    runs = collect(graph, args.root, args.dataset, args.pipelines, args.seeds)
+    runs_by_pipeline = {name: str(stages).split(",") for name, stages in args.runs}
+    runs = collect(args.data_root, args.dataset, runs_by_pipeline, args.seeds)
     table = summarise(runs)
-    env = environment(args.root)
-    protocol = protocol_text(args.root, args.dataset, args.pipelines, graph, args.seeds[0])
+    env = environment(Path.cwd())
+    first = next(iter(runs_by_pipeline.values()))[-1]
+    protocol = protocol_text(args.data_root / f"seed{args.seeds[0]}" / first / "metrics.json")
     for key, value in env.items():
         table[key] = value
     table["dataset"] = args.dataset
