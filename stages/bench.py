@@ -21,7 +21,7 @@ from stages.cli import entry, pair
 # How each kind that chooses a checkpoint or clusters makes its choice: label-free, said in the table.
 SELECTION = {
     "scan": "SCAN: (epoch, head) with the lowest unlabelled selection loss on the training split, collapsed heads last",
-    "selflabel": "self-label: last epoch",
+    "selflabel": "self-label: last epoch, or the upstream model when its guard steps aside",
     "kmeans": "k-means: best of nredo runs by inertia",
     "baseline": "scikit-learn: one fit",
     "dec": "DEC: last iteration (stops when < tol of labels change)",
