@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 from deepclust.cluster import fit_baseline
 from deepclust.data import SplitPredictions
-from deepclust.errors import DeepclustError
-from stages.common import entry, parser, read_features, start
+from stages.common import entry, parser, split_features, start
 from stages.outputs import write_outputs
 
 
@@ -17,14 +16,9 @@ from stages.outputs import write_outputs
 def main(argv: Sequence[str] | None = None) -> int:
     """Fits the baseline on (a subset of) the training split's features and assigns every train and test sample."""
     job = start("baseline", parser(__doc__, "data", "features", "out"), argv)
-    p, data, args = job.params, job.data, job.args
+    p, args = job.params, job.args
     k = p.num_clusters or job.dataset.num_classes
-    train, view = read_features(args.features, p.features, "train")
-    if len(train) != len(data.train):
-        raise DeepclustError(f"{args.features} has {len(train)} rows, the training split {len(data.train)}"
-                             " (re-run the embed stage)")
-    splits = {"train": data.train} if data.card.get("test_is_train") else {"train": data.train, "test": data.test}
-    others = [read_features(args.features, view, s)[0] for s in list(splits)[1:]]
+    splits, (train, *others), view = split_features(job, p.features)
     t0 = time.perf_counter()
     result = fit_baseline(p.method, train, others, k, seed=args.seed, max_samples=p.max_samples,
                           n_neighbors=p.n_neighbors, nmf_max_iter=p.nmf_max_iter)

@@ -90,4 +90,19 @@ def read_features(path: Path, view: str, split: str = "train") -> tuple[np.ndarr
         return f[key], view
 
 
+def split_features(job: Job, view: str) -> tuple[dict[str, Any], list[np.ndarray], str]:
+    """The splits to predict (train, and test unless the card says test is train) and their features.
+
+    Returns:
+        (split name -> prepared split, one feature array per split in that order, the view actually read).
+    """
+    data, path = job.data, job.args.features
+    train, view = read_features(path, view, "train")
+    if len(train) != len(data.train):
+        raise DeepclustError(f"{path} has {len(train)} rows, the training split {len(data.train)}"
+                             " (re-run the embed stage)")
+    splits = {"train": data.train} if data.card.get("test_is_train") else {"train": data.train, "test": data.test}
+    return splits, [train] + [read_features(path, view, s)[0] for s in list(splits)[1:]], view
+
+
 __all__ = ["Job", "entry", "parser", "start"]

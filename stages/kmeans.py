@@ -9,8 +9,7 @@ import numpy as np
 
 from deepclust.cluster import PCA, distances, kmeans
 from deepclust.data import SplitPredictions
-from deepclust.errors import DeepclustError
-from stages.common import entry, parser, read_features, start
+from stages.common import entry, parser, split_features, start
 from stages.outputs import write_outputs
 
 
@@ -42,14 +41,10 @@ def soft_assignments(sq_distances: np.ndarray) -> np.ndarray:
 def main(argv: Sequence[str] | None = None) -> int:
     """Fits k-means on the training split's features and assigns every train and test sample."""
     job = start("kmeans", parser(__doc__, "data", "features", "out"), argv)
-    p, data, args = job.params, job.data, job.args
+    p, args = job.params, job.args
     k = p.num_clusters or job.dataset.num_classes
-    train, view = read_features(args.features, p.features, "train")
-    if len(train) != len(data.train):
-        raise DeepclustError(f"{args.features} has {len(train)} rows, the training split {len(data.train)}"
-                             " (re-run the embed stage)")
-    splits = {"train": data.train} if data.card.get("test_is_train") else {"train": data.train, "test": data.test}
-    rows = _preprocess(train, [read_features(args.features, view, s)[0] for s in list(splits)[1:]], p)
+    splits, (train, *others), view = split_features(job, p.features)
+    rows = _preprocess(train, others, p)
     t0 = time.perf_counter()
     result = kmeans(rows[0], k, seed=args.seed, niter=p.niter, nredo=p.nredo, spherical=p.spherical,
                     empty_cluster=p.empty_cluster)
