@@ -16,21 +16,17 @@ and `inertia/sk` the row's inertia over sklearn's (below 1 is better). A measure
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import sklearn
-import torch
 from sklearn.cluster import KMeans
-from threadpoolctl import threadpool_limits
 
-from deepclust.cluster import assign, backend, kmeans
+from deepclust.bench._env import environment, thread_limit
+from deepclust.cluster import assign, kmeans
 from deepclust.cluster import knn as _knn
 from deepclust.errors import DeepclustError
 from deepclust.io import write_json
@@ -54,54 +50,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@contextmanager
-def _thread_limit(threads: int | None) -> Iterator[None]:
-    """Sets torch, faiss and OpenMP/BLAS thread counts for the block, then restores them."""
-    if threads is None:
-        yield
-        return
-    faiss = _knn.faiss
-    before = (torch.get_num_threads(), faiss.omp_get_max_threads() if faiss is not None else None)
-    try:
-        with threadpool_limits(limits=threads):
-            torch.set_num_threads(threads)
-            if faiss is not None:
-                faiss.omp_set_num_threads(threads)
-            yield
-    finally:
-        torch.set_num_threads(before[0])
-        if faiss is not None and before[1] is not None:
-            faiss.omp_set_num_threads(before[1])
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _environment() -> dict[str, Any]:
-    faiss = _knn.faiss
-    return {
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "faiss_threads": faiss.omp_get_max_threads() if faiss is not None else None,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "faiss": getattr(faiss, "__version__", None),
-        "sklearn": sklearn.__version__,
-        "deepclust_backend": backend(),
-    }
-
-
-def _gaussian_mixture(num_samples: int, dim: int, components: int, seed: int) -> np.ndarray:
+def gaussian_mixture(num_samples: int, dim: int, components: int, seed: int) -> np.ndarray:
     """Points around `components` centres from N(0, I), unit noise. Shape: (num_samples, dim)."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(components, dim))
@@ -109,17 +58,23 @@ def _gaussian_mixture(num_samples: int, dim: int, components: int, seed: int) ->
     return (centres[labels] + rng.normal(size=(num_samples, dim))).astype(np.float32)
 
 
-def _run(features: np.ndarray, k: int, impl: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Times one implementation at one K; inertia is measured afterwards, untimed."""
+def run_kmeans(features: np.ndarray, k: int, impl: str, *, niter: int, nredo: int, seed: int) -> dict[str, Any]:
+    """Times one implementation ("sklearn" or a `deepclust.cluster.kmeans` backend) at one K.
+
+    Inertia is measured afterwards, untimed, with `deepclust.cluster.assign` for every implementation.
+
+    Returns:
+        `k`, `impl`, `backend` (the name of what ran), `seconds`, `inertia`, `empty_fixed`.
+    """
     start = time.perf_counter()
     if impl == "sklearn":
         model = KMeans(
-            n_clusters=k, n_init=args.nredo, max_iter=args.niter, tol=0, algorithm="lloyd", random_state=args.seed
+            n_clusters=k, n_init=nredo, max_iter=niter, tol=0, algorithm="lloyd", random_state=seed
         ).fit(features)
         seconds = time.perf_counter() - start
         centroids, name, fixed = model.cluster_centers_, f"sklearn-{sklearn.__version__}", None
     else:
-        result = kmeans(features, k, seed=args.seed, niter=args.niter, nredo=args.nredo, backend=impl)
+        result = kmeans(features, k, seed=seed, niter=niter, nredo=nredo, backend=impl)
         seconds = time.perf_counter() - start
         centroids, name, fixed = result.centroids, result.backend, result.empty_clusters_fixed
     _, d2 = assign(features, centroids)
@@ -127,18 +82,20 @@ def _run(features: np.ndarray, k: int, impl: str, args: argparse.Namespace) -> d
     return {"k": k, "impl": impl, "backend": name, "seconds": seconds, "inertia": inertia, "empty_fixed": fixed}
 
 
-def _implementations() -> list[str]:
+def implementations() -> list[str]:
+    """The implementations compared, scikit-learn last: faiss (when installed), torch, sklearn."""
     return (["faiss"] if _knn.faiss is not None else []) + ["torch", "sklearn"]
 
 
-def _warm_up(features: np.ndarray, args: argparse.Namespace) -> None:
+def warm_up(features: np.ndarray, impls: Sequence[str]) -> None:
     """One tiny untimed run per implementation, so thread pools and lazy imports do not count."""
-    for impl in _implementations():
-        _run(features[:200], 2, impl, args)
+    for impl in impls:
+        run_kmeans(features[:200], 2, impl, niter=2, nredo=1, seed=0)
 
 
 def _bench_k(features: np.ndarray, k: int, args: argparse.Namespace) -> list[dict[str, Any]]:
-    rows = [_run(features, k, impl, args) for impl in _implementations()]
+    rows = [run_kmeans(features, k, impl, niter=args.niter, nredo=args.nredo, seed=args.seed)
+            for impl in implementations()]
     reference = rows[-1]
     for row in rows:
         row["speedup_vs_sklearn"] = reference["seconds"] / row["seconds"]
@@ -160,23 +117,23 @@ def _format_table(rows: list[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the benchmark, prints the environment and a table, and optionally writes JSON (`--out`)."""
     args = _parse_args(argv)
-    with _thread_limit(args.threads):
-        environment = _environment()
-        print(" ".join(f"{key}={value}" for key, value in environment.items()))
+    with thread_limit(args.threads):
+        env = environment()
+        print(" ".join(f"{key}={value}" for key, value in env.items()))
         print(
             f"data: Gaussian mixture N={args.n} D={args.dim} components={args.components}; "
             f"niter={args.niter} nredo={args.nredo} seed={args.seed}"
         )
-        features = _gaussian_mixture(args.n, args.dim, args.components, args.seed)
+        features = gaussian_mixture(args.n, args.dim, args.components, args.seed)
         try:
-            _warm_up(features, args)
+            warm_up(features, implementations())
             rows = [row for k in args.k for row in _bench_k(features, k, args)]
         except DeepclustError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
     print(_format_table(rows))
     if args.out:
-        write_json(args.out, {"environment": environment, "config": vars(args), "results": rows})
+        write_json(args.out, {"environment": env, "config": vars(args), "results": rows})
     return 0
 
 
