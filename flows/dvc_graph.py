@@ -29,6 +29,7 @@ class StageInfo:
     upstream: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
     metrics: tuple[str, ...] = ()  # metrics files, relative to the root
+    params: tuple[str, ...] = ()  # dotted params.yaml keys the stage declares
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,23 @@ class Plan:
                 found.add(stage.address)
         return found
 
+    def upstream_of(self, address: str) -> Plan:
+        """The plan cut after ADDRESS: that stage and the stages it needs, upstream first."""
+        keep = {address}
+        for stage in reversed(self.stages):  # downstream-first order: one pass closes the set
+            if stage.address in keep:
+                keep.update(stage.upstream)
+        return Plan(self.pipeline, self.dataset, tuple(s for s in self.stages if s.address in keep))
+
+    @property
+    def params(self) -> list[str]:
+        """Every params.yaml key the plan's stages declare, once, in plan order."""
+        return list(dict.fromkeys(key for stage in self.stages for key in stage.params))
+
     def find(self, stage: str) -> StageInfo:
-        """A plan stage by address, full name (`scan@digits`) or bare name (`scan`)."""
+        """A plan stage by address, full name (`scan@digits`), bare name (`scan`) or kind (`pretext`)."""
         for info in self.stages:
-            if stage in (info.address, info.name, info.name.split("@", 1)[0]):
+            if stage in (info.address, info.name, info.name.split("@", 1)[0], info.meta.get("kind")):
                 return info
         names = ", ".join(info.name for info in self.stages)
         raise ValueError(f"unknown stage '{stage}' for {self.pipeline}/{self.dataset}; stages: {names}")
@@ -128,10 +142,13 @@ def _info(stage: Any, graph: nx.DiGraph, root: str) -> StageInfo:
     # Generated stages write `<out>/metrics.json` as a plain uncached out (only the main job's are DVC metrics).
     metrics = tuple(os.path.relpath(out.fs_path, root) for out in stage.outs
                     if out.metric or os.path.basename(out.fs_path) == "metrics.json")
+    params = tuple(key for dep in stage.deps if hasattr(dep, "params") and os.path.basename(dep.def_path)
+                   == "params.yaml" for key in dep.params)
     return StageInfo(
         address=stage_address(stage, root),
         name=stage.name,
         upstream=tuple(sorted(stage_address(up, root) for up in graph.successors(stage))),
         meta=dict(stage.meta or {}),
         metrics=metrics,
+        params=params,
     )

@@ -73,8 +73,8 @@ def summary_lines(values: Mapping[str, Any]) -> list[str]:
     return lines + (["", f"Scored on the {split} split: {values.get('protocol', '')}."] if split else []) + [""]
 
 
-def publish_metrics(plan: Plan, metrics: Metrics) -> str:
-    """Creates the table and markdown artifacts for PLAN's metrics (inside a flow run); returns the key."""
+def publish_metrics(plan: Plan, metrics: Metrics, params: Mapping[str, Any] | None = None) -> str:
+    """Creates the table and markdown artifacts for PLAN's metrics and PARAMS (in a flow run); returns the key."""
     key = artifact_key(plan.pipeline, plan.dataset)
     # The terminal stage (ACC/NMI/ARI for `scan`) first: that is what a reader of the artifact wants.
     order = [stage.address for stage in reversed(plan.stages)]
@@ -84,5 +84,8 @@ def publish_metrics(plan: Plan, metrics: Metrics) -> str:
     terminal = metrics.get(order[0], {}) if order else {}
     lines = [f"# Metrics: {title}", "", *summary_lines(terminal), "| stage | metric | value |", "|---|---|---|"]
     lines += [f"| {r['stage']} | {r['metric']} | {r['value']} |" for r in rows] or ["| - | - | - |"]
+    if params:  # what this run trained with: with overrides, not the checkout's params.yaml
+        lines += ["", "## Params", "", "| key | value |", "|---|---|"]
+        lines += [f"| {key} | `{json.dumps(value, default=str)}` |" for key, value in params.items()]
     create_markdown_artifact("\n".join(lines), key=f"{key}-report", description=f"Metrics report of {title}")
     return key

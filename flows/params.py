@@ -1,4 +1,4 @@
-"""Writes flow overrides (dotted params.yaml keys) into params.yaml, keeping comments, before any repro."""
+"""Flow overrides (dotted params.yaml keys): checked, written into a run workspace's params.yaml, read back."""
 
 from __future__ import annotations
 
@@ -19,6 +19,31 @@ def _check_key(params: Any, key: str) -> None:
                 f"unknown params key '{key}': '{part}' not under {parent} in {PARAMS_FILE} (has: {has})"
             )
         node = node[part]
+
+
+def _load(root: str) -> Any:
+    import yaml
+
+    return yaml.safe_load((Path(root) / PARAMS_FILE).read_text()) or {}
+
+
+def check_overrides(root: str, overrides: Mapping[str, Any]) -> None:
+    """Raises ValueError naming the first key of OVERRIDES that ROOT's params.yaml does not have."""
+    params = _load(root)
+    for key in overrides:
+        _check_key(params, key)
+
+
+def read_params(root: str, keys: list[str]) -> dict[str, Any]:
+    """The value of each dotted KEY in ROOT's params.yaml (the keys a plan's stages declare)."""
+    params = _load(root)
+    values: dict[str, Any] = {}
+    for key in keys:
+        node = params
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        values[key] = node
+    return values
 
 
 def apply_overrides(root: str, overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.dvc_graph import Plan, StageInfo, plan_pipeline, resolve_root
 from flows.metrics import publish_metrics, read_metrics
-from flows.params import apply_overrides
+from flows.params import read_params
+from flows.workspace import open_workspace, save_experiment
 from tasks.dvc_stage import repro_stage
 
 GPU_TAG = "gpu"  # `prefect concurrency-limit create gpu <N>` then bounds concurrent GPU stages
@@ -29,7 +30,9 @@ def _forced(plan: Plan, from_stage: str | None) -> set[str]:
     return plan.downstream_of(plan.find(from_stage).address) if from_stage else set()
 
 
-def submit_stages(plan: Plan, root: str, forced: set[str]) -> dict[str, PrefectFuture[str]]:
+def submit_stages(
+    plan: Plan, root: str, forced: set[str], remote: str | None = None
+) -> dict[str, PrefectFuture[str]]:
     """One task per stage, each waiting for its upstream stages' tasks."""
     futures: dict[str, PrefectFuture[str]] = {}
     for stage in plan.stages:
@@ -37,6 +40,7 @@ def submit_stages(plan: Plan, root: str, forced: set[str]) -> dict[str, PrefectF
             stage.address,
             root,
             force=stage.address in forced,
+            remote=remote,
             wait_for=[futures[up] for up in stage.upstream if up in futures],
         )
     return futures
@@ -49,25 +53,36 @@ def run_pipeline(
     seed: int | None = None,
     overrides: dict[str, Any] | None = None,
     from_stage: str | None = None,
+    to_stage: str | None = None,
+    remote: str | None = None,
     root: str | None = None,
 ) -> dict[str, Any]:
-    """Runs PIPELINE on DATASET through DVC; returns {"stages": {address: "ran"|"skipped"}, "metrics": ...}.
+    """Runs PIPELINE on DATASET through DVC; returns its stages ("ran"|"skipped"), metrics and params.
 
     SEED is one of params.yaml's `seeds` (default: the first, the reference seed); each seed's stages are
     separate DVC stages, so runs of different seeds never recompute each other's work.
 
-    OVERRIDES are dotted params.yaml keys (`{"scan.digits.entropy_weight": 3.0}`) written before any stage
-    runs, so DVC re-runs exactly the stages that read them. FROM_STAGE (`scan` or a full address) forces
-    that stage and everything downstream of it.
+    OVERRIDES are dotted params.yaml keys (`{"scan.digits.entropy_weight": 3.0}`). They never touch the
+    checkout's params.yaml: the run goes to its own git worktree (flows/workspace.py), where DVC re-runs
+    exactly the stages that read them, and ends as DVC experiment `run-<hash>` (`dvc exp show`). A killed
+    run with overrides continues in that worktree when started again with the same overrides.
+
+    FROM_STAGE (`scan`, `pretext` or a full address) forces that stage and everything downstream of it;
+    TO_STAGE stops after that stage. REMOTE names a DVC remote: each stage pulls its outs from it first (a
+    stage another machine ran is then skipped) and pushes them after.
     """
     repo = resolve_root(root)
     logger = get_run_logger()
-    if overrides:
-        replaced = apply_overrides(repo, overrides)
-        logger.info("params.yaml overrides %s (were %s)", overrides, replaced)
-    plan = plan_pipeline(repo, pipeline, dataset, seed)
-    futures = submit_stages(plan, repo, _forced(plan, from_stage))
+    workdir, experiment = open_workspace(repo, overrides) if overrides else (repo, None)
+    if experiment:
+        logger.info("overrides %s run in %s (DVC experiment %s)", overrides, workdir, experiment)
+    plan = plan_pipeline(workdir, pipeline, dataset, seed)
+    plan = plan.upstream_of(plan.find(to_stage).address) if to_stage else plan
+    futures = submit_stages(plan, workdir, _forced(plan, from_stage), remote)
     stages = {address: future.result() for address, future in futures.items()}
-    metrics = read_metrics(repo, plan)
-    publish_metrics(plan, metrics)
-    return {"stages": stages, "metrics": metrics}
+    metrics = read_metrics(workdir, plan)
+    params = read_params(workdir, plan.params)
+    if experiment:
+        save_experiment(workdir, experiment, [stage.address for stage in plan.stages])
+    publish_metrics(plan, metrics, params)
+    return {"stages": stages, "metrics": metrics, "params": params, "experiment": experiment}

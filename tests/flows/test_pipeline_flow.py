@@ -9,9 +9,10 @@ import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from toy_project import clear_runs_log, runs_log
+from toy_project import clear_runs_log, experiments, runs_log
 
 from flows.pipeline import run_pipeline
+from flows.workspace import RUNS_DIR
 from tasks.dvc_stage import repro_stage
 
 pytestmark = pytest.mark.orchestration
@@ -52,14 +53,27 @@ def test_runs_all_then_skips_all_and_publishes_metrics(toy_project: Path) -> Non
     assert runs_log(toy_project) == []
 
 
-def test_overrides_reach_params_and_rerun_downstream_only(toy_project: Path) -> None:
+def test_overrides_run_as_experiment_and_leave_params_yaml_alone(toy_project: Path) -> None:
     run_toy(toy_project)
+    before = (toy_project / "params.yaml").read_bytes()
     result = run_toy(toy_project, overrides={"b.toy.x": 7})
     assert result["stages"] == {"a@toy": "skipped", "b@toy": "ran", "c@toy": "ran"}
-    assert runs_log(toy_project) == ["b@toy", "c@toy"]
-    params = (toy_project / "params.yaml").read_text()
-    assert "x: 7" in params and "# first stage" in params  # round trip keeps comments
+    assert result["params"] == {"a.toy": {"x": 1}, "b.toy": {"x": 7}, "c.toy": {"x": 3}}
     assert result["metrics"]["c@toy"]["acc"] == pytest.approx(0.11)
+    assert (toy_project / "params.yaml").read_bytes() == before
+    assert runs_log(toy_project) == []  # nothing ran in the checkout
+    saved = experiments(toy_project)[result["experiment"]]
+    assert saved["params"]["b"]["toy"]["x"] == 7
+    assert saved["metrics"]["out/c_toy_metrics.json"]["acc"] == pytest.approx(0.11)
+    assert not (toy_project / RUNS_DIR / result["experiment"]).exists()  # saved, then removed
+    again = run_toy(toy_project)  # the checkout is still up to date
+    assert again["stages"] == {stage: "skipped" for stage in ALL} and again["experiment"] is None
+
+
+def test_to_stage_stops_after_it(toy_project: Path) -> None:
+    result = run_toy(toy_project, to_stage="b")
+    assert result["stages"] == {"a@toy": "ran", "b@toy": "ran"}
+    assert runs_log(toy_project) == ["a@toy", "b@toy"]
 
 
 def test_unknown_override_key_fails_before_any_stage(toy_project: Path) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 # One script serves every toy stage: it reads its own params block, its upstream out, writes its out
 # and appends its name to runs.log (untracked) so tests can see which stages really ran.
@@ -172,3 +173,20 @@ def clear_runs_log(root: Path) -> None:
 def toy_dvc_yaml() -> str:
     """The toy dvc.yaml, for tests that print or patch it."""
     return textwrap.dedent(DVC_YAML)
+
+
+def experiments(root: Path) -> dict[str, dict[str, Any]]:
+    """`dvc exp show --json` as {experiment name: {"params": params.yaml, "metrics": {file: values}}}."""
+    import json
+
+    shown = json.loads(dvc(root, "exp", "show", "--json").stdout)
+    found: dict[str, dict[str, Any]] = {}
+    for baseline in shown:
+        for exp in baseline.get("experiments") or []:
+            for rev in exp["revs"]:
+                data = rev["data"]
+                found[rev["name"]] = {
+                    "params": data["params"]["params.yaml"]["data"],
+                    "metrics": {path: m["data"] for path, m in data["metrics"].items()},
+                }
+    return found
