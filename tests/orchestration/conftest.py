@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # makes toy_project importable from tests/tasks, tests/flows
 
+from prefect_api import Server, start_server  # noqa: E402
 from real_project import Built, build_real_project  # noqa: E402
 from toy_project import copy_toy_project, make_toy_project  # noqa: E402
 
@@ -29,3 +31,10 @@ def toy_project(tmp_path: Path, toy_template: Path) -> Path:
 def real_template(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """The real project, tiny digits params, after one full `dvc repro` (about a minute); copy it to mutate."""
     return build_real_project(tmp_path_factory.mktemp("real") / "deepclust")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One `prefect server start` (own PREFECT_HOME, free port) for every deployment test of the session."""
+    with start_server(tmp_path_factory.mktemp("prefect")) as started:
+        yield started

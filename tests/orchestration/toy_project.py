@@ -122,9 +122,9 @@ def venv_env() -> dict[str, str]:
     return env
 
 
-def sh(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Runs a command in the toy project and fails loudly with its output."""
-    proc = subprocess.run(args, cwd=cwd, env=venv_env(), capture_output=True, text=True)
+def sh(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs a command in the toy project (in ENV, default venv_env()) and fails loudly with its output."""
+    proc = subprocess.run(args, cwd=cwd, env=env or venv_env(), capture_output=True, text=True)
     assert proc.returncode == 0, f"{args} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
 
