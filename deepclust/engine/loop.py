@@ -29,6 +29,15 @@ The dicts that `on_epoch_start` and `on_epoch_end` return are merged into the ep
 set `state.stop` (and `state.stop_reason`) to end training after the current epoch; set in `on_epoch_start`,
 the epoch trains on no batch (a convergence test on the E-step's result). A resumed run that had stopped
 trains no further.
+
+Several processes (`torchrun`; docs/distributed.md). When `runtime.world_size` > 1, `fit` joins the process
+group and wraps the method in DistributedDataParallel through a module whose `forward` is `training_step`
+(DDP hooks gradient averaging onto calls of `forward` only). Every rank loads the same checkpoint; DDP then
+broadcasts rank 0's weights. `batches(epoch)` gives this rank's share of each global batch (`EpochBatches`
+with `rank`, `world_size`); the hooks and `batches(epoch)` draw from the same epoch generator on every rank,
+the batches from a per-rank stream. A rank whose `training_step` returns None contributes zero gradients;
+the optimizer steps unless every rank skipped. Losses that need the global batch gather it themselves
+(`gather_distributed`). Epoch metrics are averaged over every rank's batches; only rank 0 prints and writes.
 """
 
 from __future__ import annotations
@@ -48,6 +57,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from deepclust.engine.checkpoint import load_checkpoint, save_checkpoint
+from deepclust.engine.distributed import (
+    all_ranks_true,
+    all_reduce_sums,
+    any_rank_true,
+    barrier,
+    init_process_group,
+    max_over_ranks,
+)
 from deepclust.engine.runtime import Runtime
 from deepclust.engine.state import TrainState
 from deepclust.errors import DeepclustError, NonFiniteLossError
@@ -89,6 +106,7 @@ def fit(
     clip_grad: float | None = None,
     on_epoch_end: Callable[[int, dict[str, float]], dict[str, float] | None] | None = None,
     desc: str = "train",
+    sync_batchnorm: bool = True,
 ) -> FitResult:
     """Trains `method` for `epochs`, resuming from `run_dir/checkpoint.pt` when its fingerprint matches.
 
@@ -113,6 +131,9 @@ def fit(
         on_epoch_end: Called with (epoch, metrics) after the method's `on_epoch_end` hook; may return extra
             metrics (e.g. a validation loss).
         desc: Progress-bar label.
+        sync_batchnorm: Under several CUDA processes, BatchNorm statistics span the global batch (SyncBatchNorm),
+            as on the one device of the references and in SimCLR's global BN; False keeps them per process
+            (MoCo/PCL's shuffle-BN needs that). gloo on the CPU has no SyncBatchNorm: per process there.
 
     Returns:
         The history of every epoch (resumed ones included), the epoch training started at, and whether a
@@ -122,6 +143,9 @@ def fit(
         NonFiniteLossError: When the loss is NaN or infinite.
     """
     method.to(runtime.device)
+    init_process_group(runtime)
+    if runtime.world_size > 1 and sync_batchnorm and runtime.device.type == "cuda":
+        nn.SyncBatchNorm.convert_sync_batchnorm(method)  # in place below the root; same Parameter objects
     ckpt_path = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
     loop = _Loop(method, batches, np.asarray(lr_schedule), ckpt_path, fingerprint, clip_grad, on_epoch_end, desc)
     state = TrainState(runtime=runtime, optimizer=optimizer, epochs=epochs)
@@ -129,6 +153,8 @@ def fit(
     start_epoch = state.epoch
     if state.stop or start_epoch >= epochs:
         return FitResult(history, start_epoch, state.stop, state.stop_reason)
+    if runtime.world_size > 1:
+        loop.ddp = _distributed(method, runtime)
     state.generator = runtime.generator(offset=epochs)  # a stream none of the epochs uses
     _hook(method, "on_fit_start", state)
     for epoch in range(start_epoch, epochs):
@@ -140,7 +166,34 @@ def fit(
             if runtime.is_main:
                 print(f"[{desc}] stopped after epoch {epoch + 1}: {state.stop_reason}", flush=True)
             break
+    barrier()  # what rank 0 wrote (checkpoint, a selected head) is there for every rank to read next
     return FitResult(history, start_epoch, state.stop, state.stop_reason)
+
+
+class _TrainingStep(nn.Module):
+    """The module DDP wraps: its `forward` is the method's `training_step`, so DDP's hooks see every step.
+
+    Returns (loss, metrics, trained). A skipped batch (None) gives a zero loss that touches every trainable
+    parameter, so this rank still joins the gradient all-reduce (DDP would wait for it otherwise).
+    """
+
+    def __init__(self, method: nn.Module) -> None:
+        super().__init__()
+        self.method = method
+
+    def forward(self, batch: Batch, state: TrainState) -> tuple[torch.Tensor, dict[str, float], bool]:
+        out = cast(Callable[[Batch, TrainState], LossOutput | None], self.method.training_step)(batch, state)
+        if out is not None:
+            return out.loss, out.metrics, True
+        params = [p for p in self.method.parameters() if p.requires_grad]
+        return torch.stack([p.sum() for p in params]).sum() * 0.0, {}, False
+
+
+def _distributed(method: nn.Module, runtime: Runtime) -> nn.Module:
+    """DDP over `_TrainingStep(method)`; finds unused parameters (a head group idle for an epoch, PairClustering)."""
+    device_ids = [runtime.device] if runtime.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(_TrainingStep(method), device_ids=device_ids,
+                                               find_unused_parameters=True)
 
 
 @dataclass
@@ -155,6 +208,7 @@ class _Loop:
     clip_grad: float | None
     on_epoch_end: Callable[[int, dict[str, float]], dict[str, float] | None] | None
     desc: str
+    ddp: nn.Module | None = None  # DDP over `_TrainingStep(method)` when several processes train
 
     def resume(self, state: TrainState) -> list[dict[str, float]]:
         """Loads the checkpoint, when there is one to resume, into the method, optimizer and `state`."""
@@ -182,6 +236,8 @@ class _Loop:
         epoch_batches = [] if state.stop else self.batches(state.epoch)
         state.steps_per_epoch = len(epoch_batches) if isinstance(epoch_batches, Sized) else 0
         self.method.train()
+        if state.runtime.world_size > 1:  # ranks augment different images: different draws
+            state.generator = state.runtime.generator(offset=state.epoch, per_rank=True)
         state.lr = self._lr_at(state.step)  # logged even if the epoch had no batch
         sums: dict[str, float] = {}
         done = skipped = 0
@@ -196,8 +252,11 @@ class _Loop:
             for k, v in {"loss": out.loss.item(), **out.metrics}.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             bar.set_postfix(loss=f"{out.loss.item():.4f}", refresh=False)
+        sums, done = all_reduce_sums({**sums, "skipped_batches": skipped}, done)  # every rank's batches
+        skipped = int(sums.pop("skipped_batches"))
         metrics = {k: v / max(done, 1) for k, v in sums.items()}
-        metrics.update(epoch=state.epoch + 1, lr=state.lr, skipped_batches=skipped, seconds=time.perf_counter() - t0)
+        metrics.update(epoch=state.epoch + 1, lr=state.lr, skipped_batches=skipped,
+                       seconds=max_over_ranks(time.perf_counter() - t0))
         metrics.update(started)
         metrics.update(_hook(self.method, "on_epoch_end", state, metrics) or {})
         if self.on_epoch_end is not None:
@@ -209,17 +268,24 @@ class _Loop:
         state.lr = self._lr_at(state.step)
         for group in state.optimizer.param_groups:
             group["lr"] = state.lr * group.get("lr_scale", 1.0)
-        training_step = cast(Callable[[Batch, TrainState], LossOutput | None], self.method.training_step)
+        batch = _to_device(batch, state.runtime.device)
         with state.runtime.autocast():
-            out = training_step(_to_device(batch, state.runtime.device), state)
-        if out is not None:
-            self._check_finite(out.loss, state)
+            if self.ddp is None:
+                training_step = cast(Callable[[Batch, TrainState], LossOutput | None], self.method.training_step)
+                out = training_step(batch, state)
+                loss, trained = (None, False) if out is None else (out.loss, True)
+            else:  # every rank runs backward, a skipping one with zero gradients
+                loss, metrics, trained = self.ddp(batch, state)
+                out = LossOutput(loss, metrics) if trained else None
+        if loss is not None:
+            self._check_finite(loss, state)
             state.optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
+            loss.backward()
             if self.clip_grad:
                 nn.utils.clip_grad_norm_(self.method.parameters(), self.clip_grad)
-            state.optimizer.step()
-            _hook(self.method, "on_after_step", state)
+            if any_rank_true(trained, state.runtime.device):
+                state.optimizer.step()
+                _hook(self.method, "on_after_step", state)
         state.step += 1
         return out
 
@@ -240,7 +306,7 @@ class _Loop:
         return float(self.lr_schedule[min(step, len(self.lr_schedule) - 1)])
 
     def _check_finite(self, loss: torch.Tensor, state: TrainState) -> None:
-        if torch.isfinite(loss.detach()).item():
+        if all_ranks_true(bool(torch.isfinite(loss.detach()).item()), state.runtime.device):  # all stop together
             return
         path = self.ckpt_path
         kept = f"; last good checkpoint kept at {path}" if path and path.exists() else ""

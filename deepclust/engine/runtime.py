@@ -55,10 +55,17 @@ class Runtime:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
-    def generator(self, offset: int = 0) -> torch.Generator:
-        """A generator on the training device, seeded with `seed + offset` (augmentations draw from it)."""
+    def generator(self, offset: int = 0, per_rank: bool = False) -> torch.Generator:
+        """A generator on the training device, seeded with `seed + offset` (augmentations draw from it).
+
+        With `per_rank`, ranks other than 0 get their own stream (each rank augments different images, so
+        their draws should differ); rank 0's is the single-process one.
+        """
         g = torch.Generator(device=self.device)
-        g.manual_seed(self.seed * 1_000_003 + offset)
+        if per_rank and self.rank:
+            g.manual_seed(hash((self.seed, offset, self.rank)) & 0x7FFF_FFFF_FFFF)
+        else:
+            g.manual_seed(self.seed * 1_000_003 + offset)
         return g
 
     def autocast(self) -> contextlib.AbstractContextManager:

@@ -110,26 +110,42 @@ class EpochBatches:
     """Yields `make_batch(order[i * batch_size:(i + 1) * batch_size])` for each mini-batch of one epoch.
 
     `EpochBatches(random_order(num_samples, epoch, seed), batch_size, make_batch)` is a shuffled epoch;
-    `uniform_label_order` gives DeepCluster's label-balanced one.
+    `uniform_label_order` gives DeepCluster's label-balanced one. Under several processes every rank builds the
+    same `order` and takes its equal slice of each global batch, so the ranks' batches concatenated in rank
+    order are the single-process batch, and every rank runs the same number of steps (a last incomplete
+    global batch is dropped).
 
     Args:
-        order: Sample indices of the epoch, in order. Shape: (M,).
-        batch_size: Samples per batch (clamped to M).
-        make_batch: Turns an index tensor (batch_size,) into the batch dict the method expects.
-        drop_last: Drop the last incomplete batch (contrastive losses want full batches).
+        order: Sample indices of the epoch, in order, the same on every rank. Shape: (M,).
+        batch_size: Samples per global batch (clamped to M), a multiple of `world_size`.
+        make_batch: Turns an index tensor (batch_size / world_size,) into the batch dict the method expects.
+        drop_last: Drop the last incomplete batch (contrastive losses want full batches); always dropped when
+            `world_size` > 1.
+        rank: This process's rank (`Runtime.rank`).
+        world_size: The number of processes (`Runtime.world_size`).
+
+    Raises:
+        ValueError: When the (clamped) batch size is not a multiple of `world_size`.
     """
 
     def __init__(self, order: torch.Tensor, batch_size: int,
-                 make_batch: Callable[[torch.Tensor], dict[str, torch.Tensor]], drop_last: bool = True) -> None:
+                 make_batch: Callable[[torch.Tensor], dict[str, torch.Tensor]], drop_last: bool = True,
+                 rank: int = 0, world_size: int = 1) -> None:
         self.order = order
         used = len(order)
-        self.batch_size = max(1, min(batch_size, used))
+        self.global_batch_size = max(1, min(batch_size, used))
+        if self.global_batch_size % world_size:
+            raise ValueError(f"batch_size {self.global_batch_size} is not a multiple of the {world_size} processes")
+        self.batch_size = self.global_batch_size // world_size  # this rank's share
+        self.rank = rank
         self.make_batch = make_batch
-        self.num_batches = used // self.batch_size if drop_last else -(-used // self.batch_size)
+        drop_last = drop_last or world_size > 1
+        self.num_batches = used // self.global_batch_size if drop_last else -(-used // self.global_batch_size)
 
     def __len__(self) -> int:
         return self.num_batches
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         for i in range(self.num_batches):
-            yield self.make_batch(self.order[i * self.batch_size:(i + 1) * self.batch_size])
+            start = i * self.global_batch_size + self.rank * self.batch_size
+            yield self.make_batch(self.order[start:start + self.batch_size])
