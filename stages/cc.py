@@ -14,7 +14,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Trains CC's instance and cluster heads on two views; keeps the sub-head/epoch with the lowest own loss."""
     job = start("cc", parser(__doc__, "data", "run-dir", "out"), argv)
     p = job.params
-    return train_pair_clustering(job, ClusterContrastiveLoss(p.cluster_temperature, p.balance_weight),
+    return train_pair_clustering(job, ClusterContrastiveLoss(p.cluster_temperature, p.balance_weight,
+                                                            gather_distributed=True),
                                  instance_temperature=p.instance_temperature)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from deepclust.data import PreparedData, load_prepared
 from deepclust.engine import Runtime
+from deepclust.engine.distributed import init_process_group
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file
 from stages.cli import entry, parser
@@ -44,11 +45,13 @@ class Job:
 
 
 def start(stage: str, ap: argparse.ArgumentParser, argv: Sequence[str] | None) -> Job:
-    """Parses argv, loads the stage's params (preset + overrides) and the prepared data, seeds everything."""
+    """Parses argv, loads the stage's params (preset + overrides) and the prepared data, seeds everything; under
+    torchrun, joins the process group (every rank runs the whole stage; only rank 0 writes its outputs)."""
     args = ap.parse_args(argv)
     ds, p = load_params(stage, args.dataset, args.params, args.pipeline)
     data = load_prepared(args.data)
     runtime = Runtime.auto(args.seed)
+    init_process_group(runtime)
     runtime.seed_everything()
     return Job(stage, args, ds, p, data, runtime)
 

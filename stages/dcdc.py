@@ -13,7 +13,8 @@ from stages.pair_training import train_pair_clustering
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains the overclustering and K heads in turn; keeps the sub-head/epoch with the lowest DCDC loss."""
     job = start("dcdc", parser(__doc__, "data", "run-dir", "out"), argv)
-    return train_pair_clustering(job, DCDCLoss(job.params.temperature, job.params.balance_weight))
+    return train_pair_clustering(job, DCDCLoss(job.params.temperature, job.params.balance_weight,
+                                                     gather_distributed=True))
 
 
 if __name__ == "__main__":

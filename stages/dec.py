@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     epochs = math.ceil(p.max_iterations / p.update_interval)
     batches = lambda epoch: EpochBatches(  # noqa: E731
         cyclic_order(len(inputs.train), epoch * samples, samples, args.seed), p.batch_size,
-        lambda idx: {"images": inputs.train[idx], "index": idx})
+        lambda idx: {"images": inputs.train[idx], "index": idx}, rank=job.runtime.rank,
+        world_size=job.runtime.world_size)
     fp = run_fingerprint(job, [args.data / "train.npz", args.model, *([args.features] if args.features else [])])
     result, seconds = train(job, method, opt, batches, constant_schedule(p.lr, epochs, p.update_interval), fp,
                             epochs=epochs)

@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     opt = torch.optim.SGD(groups,
                           lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
     batches = lambda epoch: EpochBatches(  # noqa: E731
-        method.epoch_order, p.batch_size, lambda idx: {"images": images[idx], "index": idx})
+        method.epoch_order, p.batch_size, lambda idx: {"images": images[idx], "index": idx},
+        rank=job.runtime.rank, world_size=job.runtime.world_size)
     steps = max(1, int(round(p.reassign * len(images))) // p.batch_size)
     fp = run_fingerprint(job, [args.data / "train.npz"])
     # A constant rate, as the reference: a decayed one leaves each epoch's new top layer untrained at the end.

@@ -13,7 +13,7 @@ from stages.pair_training import train_pair_clustering
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains head A (overclustering) then head B; keeps the sub-head/epoch with the lowest IIC loss (not ACC)."""
     job = start("iic", parser(__doc__, "data", "run-dir", "out"), argv)
-    return train_pair_clustering(job, IICLoss(job.params.lamb))
+    return train_pair_clustering(job, IICLoss(job.params.lamb, gather_distributed=True))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = len(batches(0))
     fp = run_fingerprint(job, [args.data / "train.npz"])
     result, seconds = train(job, method, opt, batches,
-                            cosine_schedule(p.lr, p.lr * p.min_lr_fraction, p.epochs, steps, True), fp)
+                            cosine_schedule(p.lr, p.lr * p.min_lr_fraction, p.epochs, steps, True), fp,
+                            sync_batchnorm=False)  # MoCo's shuffle-BN relies on per-process statistics
     last = result.history[-1]
     finish(job, method.model, {
         "loss": last.get("loss"), "info_nce": last.get("info_nce"), "proto_nce": last.get("proto_nce"),

@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finish(job, method.model, {
         "loss": result.history[-1]["loss"], "epochs": p.epochs, "resumed_at_epoch": result.start_epoch,
         "seconds": round(seconds, 1),
-        "images_per_second": round(trained * steps * batches(0).batch_size / max(seconds, 1e-9), 1),
+        "images_per_second": round(trained * steps * batches(0).global_batch_size / max(seconds, 1e-9), 1),
     })
     return 0
 
@@ -48,6 +48,8 @@ def identity(job: Job) -> int:
     features = job.data.train.features
     assert features is not None  # prepare gives a split images or features
     dim = int(features.shape[1])
+    if not job.runtime.is_main:
+        return 0
     job.args.run_dir.mkdir(parents=True, exist_ok=True)  # a declared out: say why it holds no checkpoint
     write_json(job.args.run_dir / "identity.json", {"trained": False, "reason": "feature table", "dim": dim})
     finish(job, ContrastiveModel(build_backbone("identity", input_dim=dim), IdentityHead()),

@@ -20,10 +20,11 @@ from stages.outputs import write_outputs
 
 def random_batches(job: Job, num_samples: int, make_batch: Callable[[torch.Tensor], dict[str, torch.Tensor]],
                    ) -> Callable[[int], EpochBatches]:
-    """`batches(epoch)`: a seeded permutation per epoch (the first `samples_per_epoch` of it, when set)."""
-    p = job.params
+    """`batches(epoch)`: a seeded permutation per epoch (the first `samples_per_epoch` of it, when set); under
+    several processes, this rank's share of each global batch of `batch_size`."""
+    p, rt = job.params, job.runtime
     return lambda epoch: EpochBatches(random_order(num_samples, epoch, job.args.seed, p.samples_per_epoch),
-                                      p.batch_size, make_batch)
+                                      p.batch_size, make_batch, rank=rt.rank, world_size=rt.world_size)
 
 
 def run_fingerprint(job: Job, inputs: Sequence[Path]) -> str:
@@ -68,7 +69,10 @@ def predict_splits(job: Job, model: nn.Module, inputs: ModelInputs) -> dict[str,
 
 def finish(job: Job, model: nn.Module | None, metrics: dict[str, Any],
            predictions: dict[str, SplitPredictions] | None = None) -> None:
-    """Saves the trained model (model.pt, with its architecture) next to the stage's other outputs."""
+    """Saves the trained model (model.pt, with its architecture) next to the stage's other outputs (rank 0 only:
+    the other ranks hold the same model)."""
+    if not job.runtime.is_main:
+        return
     if model is not None:
         save_model(job.args.out / "model.pt", model.cpu(), {"dataset": job.args.dataset, "seed": job.args.seed})
     write_outputs(job, metrics, predictions)

@@ -7,6 +7,8 @@ import sys
 import torch
 from torch import Tensor, nn
 
+from deepclust.engine.distributed import gather_with_grad
+
 
 def joint_distribution(probs_a: Tensor, probs_b: Tensor) -> Tensor:
     """P = sym(1/n sum_i z_i z'_i^T), normalised to sum 1. Shape: (K, K)."""
@@ -27,17 +29,21 @@ class IICLoss(nn.Module):
 
     Args:
         lamb: lambda (1.0; 1.5 in IIC's segmentation runs).
+        gather_distributed: Concatenate every rank's outputs (with gradients) first: P is the global batch's.
     """
 
-    def __init__(self, lamb: float = 1.0) -> None:
+    def __init__(self, lamb: float = 1.0, gather_distributed: bool = False) -> None:
         super().__init__()
         self.lamb = float(lamb)
+        self.gather_distributed = bool(gather_distributed)
 
     def forward(self, probs_a: Tensor, probs_b: Tensor) -> Tensor:
         """Args: softmax outputs of an image and its transformed version, row-paired. Shape: (n, K)."""
         if probs_a.dim() != 2 or probs_a.shape != probs_b.shape:
             raise ValueError(f"expected two (n, K) tensors of one shape, got {tuple(probs_a.shape)} and "
                              f"{tuple(probs_b.shape)}")
+        if self.gather_distributed:
+            probs_a, probs_b = gather_with_grad(probs_a, probs_b)  # (world_size * n, K) each
         p = joint_distribution(probs_a, probs_b)
         k = p.shape[0]
         p_i = p.sum(dim=1).view(k, 1).expand(k, k)

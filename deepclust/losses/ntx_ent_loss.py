@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deepclust.engine.distributed import gather_with_grad
+
 
 class NTXentLoss(nn.Module):
     """Normalized temperature-scaled cross-entropy loss (NT-Xent) of SimCLR.
@@ -23,11 +25,14 @@ class NTXentLoss(nn.Module):
       because z' appears in every denominator.
 
     All other samples in the batch are negatives, so the batch size is taken from the input.
-    With B = 1 the denominator holds only the positive and the loss is exactly 0.
+    With B = 1 the denominator holds only the positive and the loss is exactly 0. With `gather_distributed`,
+    the batch is the concatenation of every rank's (with gradients), so each rank computes the loss of the
+    global batch, the value one process would get on it.
 
     Attributes:
         temperature: Scale t applied to the cosine similarities.
         symmetric: Whether both views serve as anchors.
+        gather_distributed: Whether the negatives come from every rank's batch.
 
     Raises:
         ValueError: If temperature is not positive.
@@ -38,13 +43,15 @@ class NTXentLoss(nn.Module):
         >>> loss = loss_fn(z0, z1)
     """
 
-    def __init__(self, temperature: float = 0.1, symmetric: bool = True) -> None:
+    def __init__(self, temperature: float = 0.1, symmetric: bool = True, gather_distributed: bool = False) -> None:
         """Builds the loss.
 
         Args:
             temperature: Softmax temperature t > 0. SimCLR and SCAN use 0.1 at batch size 512.
             symmetric: True for the standard 2B-anchor loss, False for the SCAN repository's
                 B-anchor loss.
+            gather_distributed: Gather z0 and z1 from every rank (with gradients) before the loss; a no-op
+                in a single process.
 
         Raises:
             ValueError: If temperature <= 0.
@@ -54,6 +61,7 @@ class NTXentLoss(nn.Module):
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
         self.symmetric = bool(symmetric)
+        self.gather_distributed = bool(gather_distributed)
 
     def forward(self, z0: Tensor, z1: Tensor) -> Tensor:
         """Computes the loss for a batch of paired embeddings.
@@ -75,6 +83,8 @@ class NTXentLoss(nn.Module):
                 f"z0 and z1 must be non-empty tensors of the same shape (batch_size, embedding_size), "
                 f"got {tuple(z0.shape)} and {tuple(z1.shape)}"
             )
+        if self.gather_distributed:
+            z0, z1 = gather_with_grad(z0, z1)  # (world_size * B, D) each
         batch_size = z0.shape[0]
         candidates = torch.cat([F.normalize(z0, dim=1), F.normalize(z1, dim=1)], dim=0)
         # (2B, 2B) cosine similarities; self-similarity is excluded from every denominator.

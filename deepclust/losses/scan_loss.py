@@ -7,6 +7,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from deepclust.engine.distributed import gather_with_grad
+
 # The reference computes the consistency term as BCE(<p, q>, 1); PyTorch's BCE clamps the log
 # at -100. Clamping the inner product keeps log finite with a bound that matters in float32.
 _MIN_INNER_PRODUCT = 1e-7
@@ -71,8 +73,12 @@ class SCANLoss(nn.Module):
     (arXiv 2005.12320, Equation 2). The entropy uses the anchor predictions only; gradients flow
     through both branches. The loss is negative by design, bounded below by -lambda * log(C).
 
+    With `gather_distributed`, p_bar is the mean over every rank's anchors (gathered with gradients); the
+    consistency term stays per rank (DDP's gradient averaging makes it the global mean).
+
     Attributes:
         entropy_weight: Weight lambda of the entropy term.
+        gather_distributed: Whether the entropy term uses the global batch.
 
     Raises:
         ValueError: If entropy_weight is negative.
@@ -82,12 +88,13 @@ class SCANLoss(nn.Module):
         >>> loss = loss_fn(model(anchors), model(neighbors))
     """
 
-    def __init__(self, entropy_weight: float = 5.0) -> None:
+    def __init__(self, entropy_weight: float = 5.0, gather_distributed: bool = False) -> None:
         """Builds the loss.
 
         Args:
             entropy_weight: Weight lambda >= 0 of the entropy term. The SCAN configs use 5.0 on
                 CIFAR-10, CIFAR-100-20 and STL-10.
+            gather_distributed: Take p_bar over every rank's anchors; a no-op in a single process.
 
         Raises:
             ValueError: If entropy_weight < 0.
@@ -96,6 +103,7 @@ class SCANLoss(nn.Module):
         if not entropy_weight >= 0:
             raise ValueError(f"entropy_weight must be >= 0, got {entropy_weight}")
         self.entropy_weight = float(entropy_weight)
+        self.gather_distributed = bool(gather_distributed)
 
     def forward(self, anchor_logits: Tensor, neighbor_logits: Tensor) -> Tensor:
         """Computes the total loss.
@@ -141,6 +149,6 @@ class SCANLoss(nn.Module):
         anchor_probs = anchor_logits.softmax(dim=1)
         neighbor_probs = neighbor_logits.softmax(dim=1)
         consistency = consistency_loss(anchor_probs, neighbor_probs)
-        ent = entropy(anchor_probs)
+        ent = entropy(gather_with_grad(anchor_probs)[0] if self.gather_distributed else anchor_probs)
         total = consistency - self.entropy_weight * ent
         return SCANLossComponents(total=total, consistency=consistency, entropy=ent)

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepclust.engine.distributed import gather_no_grad
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.losses import IDFDLoss
@@ -55,7 +56,8 @@ class IDFD(nn.Module):
         """L_I + alpha L_F of one view of `batch["images"]`, against the bank rows of `batch["index"]`."""
         f = self.model(self.transform(batch["images"], state.generator)).float()
         loss, inst, decor = self.criterion(f, self.bank, batch["index"])
-        self._pending = (batch["index"], f.detach())
+        # Every rank moves the global batch's rows, so the banks stay equal under several processes.
+        self._pending = (gather_no_grad(batch["index"]), gather_no_grad(f.detach()))
         return LossOutput(loss, {"instance": inst.item(), "decorrelation": decor.item()})
 
     @torch.no_grad()

@@ -38,7 +38,8 @@ class PairClustering(nn.Module):
         backbone: Feature extractor with `output_dim`.
         transform: Returns the two views of a uint8 batch.
         num_clusters: K per group, the predicting K last (IIC/DCDC: (70, 10); CC: (10,)).
-        pair_loss: loss(probs_a, probs_b) of one sub-head, probabilities (B, K).
+        pair_loss: loss(probs_a, probs_b) of one sub-head, probabilities (B, K); built with
+            `gather_distributed=True` so that under several processes it sees the global batch.
         schedule: Group index per epoch, cycled (IIC CIFAR-10: (0, 1, 1); DCDC: (0, 1); CC: (0,)).
         num_heads: Sub-heads per group (IIC: 5).
         hidden_dim: Hidden size of MLP sub-heads (CC: 512); None for linear ones (IIC, DCDC).
@@ -60,7 +61,8 @@ class PairClustering(nn.Module):
         dim = int(cast(int, backbone.output_dim))
         self.model = ClusteringModel(backbone, MultiKClusteringHead(dim, num_clusters, num_heads, hidden_dim))
         self.instance_head = None if instance_temperature is None else SimCLRProjectionHead(dim, 512, 128)
-        self.instance_loss = None if instance_temperature is None else NTXentLoss(instance_temperature, True)
+        self.instance_loss = (None if instance_temperature is None
+                              else NTXentLoss(instance_temperature, True, gather_distributed=True))
         self.transform, self.pair_loss = transform, pair_loss
         self.schedule, self.repeats = list(schedule), repeats
         self._loss_sum = torch.zeros(num_heads)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepclust.cluster import kmeans
+from deepclust.engine.distributed import gather_no_grad
 from deepclust.engine.inference import predict
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
@@ -127,7 +128,7 @@ class PCL(nn.Module):
                                     [self._proto("assignments", m)[idx] for m in m_range])
             loss = loss + proto
             metrics["proto_nce"] = proto.item()
-        self._keys = k
+        self._keys = gather_no_grad(k)  # every rank enqueues the global batch's keys: the queues stay equal
         return LossOutput(loss, metrics)
 
     @torch.no_grad()

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from deepclust.engine.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from deepclust.engine.distributed import is_main_process
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.errors import DeepclustError
@@ -45,7 +46,7 @@ class SCAN(nn.Module):
         head = ClusteringHead(cast(int, backbone.output_dim), num_clusters, num_heads, hidden_dim)
         self.model = ClusteringModel(backbone, head)
         self.transform = transform
-        self.criterion = SCANLoss(entropy_weight=entropy_weight)
+        self.criterion = SCANLoss(entropy_weight=entropy_weight, gather_distributed=True)  # global p_bar
         self.update_head_only = update_head_only
         if update_head_only:
             backbone.requires_grad_(False)
@@ -119,7 +120,8 @@ class HeadSelector:
     non-empty clusters than asked, or one holding most samples) ranks behind every head that does not,
     whatever its loss; the choice records whether it collapsed. The best model is saved atomically to
     `path` with the run's fingerprint, so a resumed run continues the same selection and a changed run
-    starts afresh.
+    starts afresh. Under several processes only rank 0 writes; `fit` ends with a barrier, so every rank can
+    `load_best` after training.
 
     Args:
         path: Where the best one-head model is kept (inside the persistent run directory).
@@ -148,7 +150,7 @@ class HeadSelector:
         head = min(range(len(usage)), key=lambda h: (usage[h].collapsed, float(losses[h])))
         key = (usage[head].collapsed, float(losses[head]))
         best = self.best()
-        if best is None or key < (bool(best.get("collapsed", False)), best["val_loss"]):
+        if is_main_process() and (best is None or key < (bool(best.get("collapsed", False)), best["val_loss"])):
             chosen = ClusteringModel(model.backbone, cast(ClusteringHead, model.head).keep(head))
             run_variables = {"val_loss": float(losses[head]), "epoch": epoch + 1, "head": head,
                              **usage[head].as_metrics()}

@@ -34,7 +34,9 @@ class SimCLR(nn.Module):
         head = SimCLRProjectionHead(cast(int, backbone.output_dim), hidden_dim, output_dim)
         self.model = ContrastiveModel(backbone, head)
         self.transform = transform
-        self.criterion = NTXentLoss(temperature=temperature, symmetric=symmetric)
+        # Negatives from every rank's batch: under N processes the loss is the single-process one (SimCLR
+        # gathers across TPU cores, arXiv 2002.05709 section 2.2).
+        self.criterion = NTXentLoss(temperature=temperature, symmetric=symmetric, gather_distributed=True)
 
     def training_step(self, batch: dict[str, torch.Tensor], state: TrainState) -> LossOutput:
         """Embeds two views of `batch["images"]` (uint8, (B, H, W, C)) and returns the NT-Xent loss."""
