@@ -12,6 +12,7 @@ from flows.dvc_graph import Plan, StageInfo, plan_pipeline, resolve_root
 from flows.metrics import publish_metrics, read_metrics
 from flows.params import read_params
 from flows.workspace import open_workspace, save_experiment
+from tasks._process import stop_groups_on_sigterm
 from tasks.dvc_stage import repro_stage
 
 GPU_TAG = "gpu"  # `prefect concurrency-limit create gpu <N>` then bounds concurrent GPU stages
@@ -78,8 +79,9 @@ def run_pipeline(
         logger.info("overrides %s run in %s (DVC experiment %s)", overrides, workdir, experiment)
     plan = plan_pipeline(workdir, pipeline, dataset, seed)
     plan = plan.upstream_of(plan.find(to_stage).address) if to_stage else plan
-    futures = submit_stages(plan, workdir, _forced(plan, from_stage), remote)
-    stages = {address: future.result() for address, future in futures.items()}
+    with stop_groups_on_sigterm():  # a cancelled run (SIGTERM) stops its stages at once
+        futures = submit_stages(plan, workdir, _forced(plan, from_stage), remote)
+        stages = {address: future.result() for address, future in futures.items()}
     metrics = read_metrics(workdir, plan)
     params = read_params(workdir, plan.params)
     if experiment:

@@ -11,10 +11,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 SUPERVISOR = str(Path(__file__).with_name("_supervise.py"))
 _POLL_SECONDS = 0.2  # how often the reading thread runs bytecode, so Prefect's injected timeouts land
 _EXIT_DRAIN_SECONDS = 2.0  # after the leader exits, how long its last lines may take to arrive
+_LIVE: set[int] = set()  # process groups started here and not yet reaped
 
 
 def kill_group(pgid: int, grace_seconds: float = 10.0, proc: subprocess.Popen[str] | None = None) -> None:
@@ -47,15 +49,49 @@ def process_group(args: list[str], cwd: str, env: dict[str, str]) -> Iterator[su
         bufsize=1,
         start_new_session=True,
     )
+    _LIVE.add(proc.pid)
     try:
         yield proc
     except BaseException:
         kill_group(proc.pid, proc=proc)
         raise
     finally:
+        _LIVE.discard(proc.pid)
         # The leader may have exited while a grandchild it forgot still holds the group (and our pipe).
         if proc.poll() is not None:
             kill_group(proc.pid, grace_seconds=0.0)
+
+
+@contextmanager
+def stop_groups_on_sigterm() -> Iterator[None]:
+    """While active, SIGTERM to this process first SIGTERMs every live stage group, then runs the old handler.
+
+    A cancelled Prefect flow run gets SIGTERM; Prefect's handler then waits for the running tasks to finish,
+    i.e. for the whole training stage, before the run counts as cancelled. Stopping the stages ends them
+    now. Signal handlers belong to the main thread: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        for pgid in list(_LIVE):
+            try:
+                os.killpg(pgid, signal.SIGTERM)  # the supervisor takes its group down
+            except ProcessLookupError:
+                pass
+        if callable(previous):
+            previous(signum, frame)
+        else:  # default action: die by SIGTERM
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def stream_lines(proc: subprocess.Popen[str], on_line: Callable[[str], None]) -> int:
