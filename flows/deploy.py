@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from flows.pipeline import run_pipeline
 
+    for spec in specs.values():
+        if args.root:  # pin an explicit root; otherwise a run uses its source's checkout (or $DEEPCLUST_ROOT)
+            spec["parameters"]["root"] = root
     flow: Any = run_pipeline.from_source(source=args.source or root, entrypoint=ENTRYPOINT)
     deployments = [
         flow.to_deployment(name=name, job_variables=args.job_variables, **spec)

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.orchestration, pytest.mark.timeout(600)]
 POOL = "test-pool"
 PRETEXT = "pipelines/dvc.yaml:pretext-scan@digits"
 RUNNING_SCAN = "Running stage 'pipelines/dvc.yaml:scan@digits'"
+RUNNING_SELFLABEL = "Running stage 'pipelines/dvc.yaml:selflabel-scan@digits'"
 EPOCHS = 8  # pretext epochs of the cancelled run: about 2 s each here (cancelled after 2)
 
 
@@ -106,9 +107,10 @@ def test_two_override_runs_at_once_keep_their_own_params(
     root = copy_real_project(real_template.root, tmp_path / "deepclust")
     before = (root / "params.yaml").read_bytes()
     deploy(server, root)
-    weights = (3.0, 6.0)
+    # selflabel's batch size: only selflabel-scan and evaluate-scan re-run, each in its run's own worktree
+    sizes = (64, 128)
     start = time.perf_counter()
-    procs = [start_run(server, f'overrides={{"scan.digits.entropy_weight": {w}}}') for w in weights]
+    procs = [start_run(server, f'overrides={{"selflabel.digits.batch_size": {size}}}') for size in sizes]
     outputs, walls = [], []
     for proc in procs:
         outputs.append(proc.communicate(timeout=280)[0])
@@ -121,16 +123,17 @@ def test_two_override_runs_at_once_keep_their_own_params(
     assert runs[0]["start_time"] < runs[1]["end_time"] and runs[1]["start_time"] < runs[0]["end_time"]  # type: ignore[index]
     assert (root / "params.yaml").read_bytes() == before
     saved = experiments(root)
-    for weight, run in zip(weights, runs, strict=True):
+    for size, run, wall in zip(sizes, runs, walls, strict=True):
         assert isinstance(run, dict)
         text = report(server, run["id"])
-        assert f'"entropy_weight": {weight}' in text, text  # the run's own params in its report
+        assert f'"batch_size": {size}' in text, text  # the run's own params in its report
         log = flow_run_log(server.url, run["id"], 7)
-        assert RUNNING_SCAN in log and "Stage 'pipelines/dvc.yaml:pretext-scan@digits' didn't change" in log
-        [exp] = [e for e in saved.values() if e["params"]["scan"]["digits"]["entropy_weight"] == weight]
+        assert RUNNING_SELFLABEL in log and f"Stage '{PRETEXT}' didn't change" in log, log
+        assert RUNNING_SCAN not in log, log
+        [exp] = [e for e in saved.values() if e["params"]["selflabel"]["digits"]["batch_size"] == size]
         acc = exp["metrics"]["data/digits/seed0/evaluate-scan/metrics.json"]["acc"]
         assert 0.0 <= acc <= 1.0
-        print(f"\nentropy_weight={weight}: wall {walls[weights.index(weight)]:.1f} s, flow run "
+        print(f"\nselflabel.digits.batch_size={size}: wall {wall:.1f} s, flow run "
               f"{run['total_run_time']:.1f} s ({run['start_time'][11:19]} to {run['end_time'][11:19]}), acc {acc}")
     assert "Data and pipelines are up to date." in dvc_out(root, "repro")  # the checkout untouched
 
