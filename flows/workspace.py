@@ -8,6 +8,7 @@ and running the same overrides again continues there (training stages resume fro
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -78,8 +79,12 @@ def save_experiment(workspace: str, name: str, stages: list[str]) -> str:
 
     STAGES are the stages the run covered: DVC caches their outs (the other stages never ran here).
     """
-    _run(workspace, "git", "add", "-A")  # the worktree's own index: dvc.lock, metrics files
-    _dvc(workspace, "exp", "save", "--force", "--name", name, *stages)
     root = Path(workspace).parents[len(RUNS_DIR.parts)]
+    _run(workspace, "git", "add", "-A")  # the worktree's own index: dvc.lock, metrics files
+    # One save at a time: `dvc exp save` keeps its state in refs/exps/exec/*, which all worktrees share
+    # (two saves at once, measured: "unexpected error - 'NoneType' object is not subscriptable").
+    with (root / RUNS_DIR / "save.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _dvc(workspace, "exp", "save", "--force", "--name", name, *stages)
     _run(root, "git", "worktree", "remove", "--force", workspace)
     return name

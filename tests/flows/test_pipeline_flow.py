@@ -9,10 +9,10 @@ import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from toy_project import clear_runs_log, experiments, runs_log
+from toy_project import clear_runs_log, dvc, experiments, runs_log
 
 from flows.pipeline import run_pipeline
-from flows.workspace import RUNS_DIR
+from flows.workspace import RUNS_DIR, open_workspace
 from tasks.dvc_stage import repro_stage
 
 pytestmark = pytest.mark.orchestration
@@ -68,6 +68,18 @@ def test_overrides_run_as_experiment_and_leave_params_yaml_alone(toy_project: Pa
     assert not (toy_project / RUNS_DIR / result["experiment"]).exists()  # saved, then removed
     again = run_toy(toy_project)  # the checkout is still up to date
     assert again["stages"] == {stage: "skipped" for stage in ALL} and again["experiment"] is None
+
+
+def test_override_run_started_again_continues_in_its_worktree(toy_project: Path) -> None:
+    """A run that stopped after b@toy (killed, failed) left its worktree; the same overrides continue there."""
+    run_toy(toy_project)
+    overrides = {"b.toy.x": 8}
+    workspace, name = open_workspace(str(toy_project), overrides)  # what the stopped run had done first
+    dvc(Path(workspace), "repro", "-s", "b@toy")
+    result = run_toy(toy_project, overrides=overrides)
+    assert result["experiment"] == name
+    assert result["stages"] == {"a@toy": "skipped", "b@toy": "skipped", "c@toy": "ran"}
+    assert result["metrics"]["c@toy"]["acc"] == pytest.approx(0.12)
 
 
 def test_to_stage_stops_after_it(toy_project: Path) -> None:

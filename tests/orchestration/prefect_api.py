@@ -31,11 +31,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def api(url: str, path: str, body: dict | None = None) -> object:
+def api(url: str, path: str, body: dict | None = None, method: str | None = None) -> object:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{url}{path}", data=data, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(f"{url}{path}", data=data, headers={"Content-Type": "application/json"},
+                                     method=method)
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+def delete_deployment(url: str, name: str) -> None:
+    """Removes deployment NAME (`flow/deployment`) if it exists: served and work-pool deployments share names,
+    and the session's server outlives each test module."""
+    try:
+        found = api(url, f"/deployments/name/{name}")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return
+        raise
+    assert isinstance(found, dict)
+    api(url, f"/deployments/{found['id']}", method="DELETE")
 
 
 def wait_for(url: str, path: str, what: str, seconds: float, proc: subprocess.Popen[bytes]) -> None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from prefect_api import SKIPPING, Server, api, deployment_run, flow_run_log, serving
+from prefect_api import SKIPPING, Server, api, delete_deployment, deployment_run, flow_run_log, serving
 from real_project import UP_TO_DATE, Built, copy_real_project, dvc_out, ran_stages
 from toy_project import clear_runs_log, dvc, runs_log
 
@@ -44,6 +44,7 @@ def test_scan_digits_deployment_on_real_stages(server: Server, real_template: Bu
     noop_seconds = time.perf_counter() - start
     serve_log = tmp_path / "serve.log"
     params_before = (root / "params.yaml").read_bytes()
+    delete_deployment(server.url, "deepclust/scan-digits")  # test_scale_out's work-pool deployment has this name
     with serving(server, root, "deepclust/scan-digits", serve_log) as env:
         first, first_wall = deployment_run(env, "deepclust/scan-digits", serve_log=serve_log)
         assert first["state_type"] == "COMPLETED", first["state"]

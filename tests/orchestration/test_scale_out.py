@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prefect_api import BIN, REPO, Server, api, flow_run_log, process_group
+from prefect_api import BIN, REPO, Server, api, delete_deployment, flow_run_log, process_group
 from real_project import PRETEXT_EPOCH, RESUMING, Built, copy_real_project, dvc_out, make_real_project, tiny_params
 from toy_project import experiments, sh
 
@@ -40,6 +40,14 @@ def worker(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
             time.sleep(0.5)
         yield log
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_deployment(server: Server) -> Iterator[None]:
+    """Each test deploys its own `deepclust/scan-digits`; none outlives it (test_deployment_e2e serves one)."""
+    delete_deployment(server.url, "deepclust/scan-digits")
+    yield
+    delete_deployment(server.url, "deepclust/scan-digits")
 
 
 def deploy(server: Server, root: Path) -> None:
