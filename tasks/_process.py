@@ -83,7 +83,7 @@ def stop_groups_on_sigterm() -> Iterator[None]:
                 pass
         if callable(previous):
             previous(signum, frame)
-        else:  # default action: die by SIGTERM
+        elif previous != signal.SIG_IGN:  # the default action: die by SIGTERM
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
 
