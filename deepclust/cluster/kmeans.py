@@ -263,7 +263,7 @@ def _faiss_run(x: np.ndarray, num_clusters: int, *, seed: int, niter: int, spher
         nredo=1,
         seed=seed,
         spherical=spherical,
-        gpu=gpu,
+        gpu=gpu,  # True: faiss puts the index on every visible GPU (`index_cpu_to_all_gpus`)
         verbose=False,
         # Defaults subsample to 256 points per centroid and warn below 39; train on everything, quietly.
         min_points_per_centroid=1,

@@ -17,23 +17,48 @@ except ImportError:  # faiss is an optional extra; torch covers its absence.
     faiss = None
 
 
+def _faiss_gpus() -> int:
+    """GPUs faiss can use: 0 without faiss, with a CPU-only faiss, or without a GPU."""
+    if faiss is None or not hasattr(faiss, "StandardGpuResources"):
+        return 0
+    return int(faiss.get_num_gpus())
+
+
 def _faiss_gpu_available() -> bool:
-    return faiss is not None and hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+    return _faiss_gpus() > 0
 
 
 def _torch_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def backend() -> str:
-    """Names the backend that `knn_search` and `kmeans` use on this machine.
+def choose_backend(faiss_installed: bool, faiss_gpus: int, cuda_available: bool) -> str:
+    """The kNN / k-means backend for a machine's facts (pure, so the choice is tested without GPUs).
+
+    faiss on every GPU it sees (kNN: one index sharded over them, `index_cpu_to_all_gpus`; k-means:
+    `faiss.Kmeans(gpu=True)`, which uses all of them); else faiss on the CPU; without faiss, torch on CUDA or
+    on the CPU.
+
+    Args:
+        faiss_installed: faiss imports.
+        faiss_gpus: GPUs a GPU-enabled faiss sees (0 for faiss-cpu).
+        cuda_available: torch sees a CUDA device.
 
     Returns:
         One of "faiss-gpu", "faiss-cpu", "torch-cuda", "torch-cpu".
     """
-    if faiss is not None:
-        return "faiss-gpu" if _faiss_gpu_available() else "faiss-cpu"
-    return "torch-cuda" if torch.cuda.is_available() else "torch-cpu"
+    if faiss_installed:
+        return "faiss-gpu" if faiss_gpus > 0 else "faiss-cpu"
+    return "torch-cuda" if cuda_available else "torch-cpu"
+
+
+def backend() -> str:
+    """Names the backend that `knn_search` and `kmeans` use on this machine (`choose_backend` of its facts).
+
+    Returns:
+        One of "faiss-gpu", "faiss-cpu", "torch-cuda", "torch-cpu".
+    """
+    return choose_backend(faiss is not None, _faiss_gpus(), torch.cuda.is_available())
 
 
 def _as_matrix(features: np.ndarray, name: str = "features") -> np.ndarray:
@@ -56,8 +81,10 @@ def _normalize(x: np.ndarray) -> np.ndarray:
 def _knn_faiss(x: np.ndarray, num_results: int, batch_size: int) -> np.ndarray:
     assert faiss is not None
     index = faiss.IndexFlatIP(x.shape[1])
-    if _faiss_gpu_available():
-        index = faiss.index_cpu_to_all_gpus(index)
+    if _faiss_gpu_available():  # every visible GPU; the database is split between them (memory / n_gpus each)
+        options = faiss.GpuMultipleClonerOptions()
+        options.shard = True
+        index = faiss.index_cpu_to_all_gpus(index, co=options)
     index.add(x)
     chunks = [
         index.search(x[start : start + batch_size], num_results)[1] for start in range(0, len(x), batch_size)

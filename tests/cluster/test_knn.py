@@ -3,7 +3,7 @@ import pytest
 
 from deepclust.cluster import backend, knn_search, neighbour_accuracy
 from deepclust.cluster import knn as knn_module
-from deepclust.cluster.knn import _knn_torch, _normalize, _self_first
+from deepclust.cluster.knn import _knn_torch, _normalize, _self_first, choose_backend
 from deepclust.errors import DeepclustError
 
 
@@ -16,6 +16,18 @@ def _brute_force(features: np.ndarray, k: int) -> np.ndarray:
 def test_backend_name() -> None:
     expected = {"faiss-cpu", "faiss-gpu"} if knn_module.faiss is not None else {"torch-cpu", "torch-cuda"}
     assert backend() in expected
+
+
+@pytest.mark.parametrize(("faiss_installed", "faiss_gpus", "cuda", "expected"), [
+    (True, 8, True, "faiss-gpu"),    # faiss on all 8 GPUs (kNN sharded, k-means gpu=True)
+    (True, 1, True, "faiss-gpu"),
+    (True, 0, True, "faiss-cpu"),    # faiss-cpu on a GPU machine: still faiss, the CPU fallback kept
+    (True, 0, False, "faiss-cpu"),
+    (False, 0, True, "torch-cuda"),  # no faiss: the torch fallback on the GPU
+    (False, 0, False, "torch-cpu"),
+])
+def test_choose_backend(faiss_installed: bool, faiss_gpus: int, cuda: bool, expected: str) -> None:
+    assert choose_backend(faiss_installed, faiss_gpus, cuda) == expected
 
 
 @pytest.mark.parametrize("num_samples,dim,k", [(50, 8, 5), (200, 16, 20), (7, 3, 6)])
