@@ -96,6 +96,7 @@ class Graph:
     main_dataset: str
     main_pipelines: tuple[str, ...]
     benches: tuple[Bench, ...] = ()
+    nproc_per_node: Mapping[str, int] = field(default_factory=dict)  # training stage kind -> processes (> 1)
 
     def instance(self, name: str) -> Instance:
         return next(i for i in self.instances if i.name == name)
@@ -201,6 +202,17 @@ def parse_seeds(raw: Any) -> tuple[int, ...]:
     return tuple(raw)
 
 
+def parse_nproc(raw: Any, kinds: set[str]) -> dict[str, int]:
+    """`nproc_per_node`: training stage kind -> processes per node (1 when absent); only counts > 1 are kept."""
+    raw = {} if raw is None else raw
+    trains = sorted(k for k in kinds if KINDS[k].trains)
+    if not isinstance(raw, dict) or any(k not in trains or isinstance(v, bool) or not isinstance(v, int) or v < 1
+                                        for k, v in raw.items()):
+        raise DeclarationError(f"params.yaml: nproc_per_node maps training stage kinds ({', '.join(trains)}) to "
+                               f"integers >= 1, got {raw!r}")
+    return {k: v for k, v in raw.items() if v > 1}
+
+
 def check_presets(params: Mapping[str, Any], kinds: set[str]) -> None:
     """Every data set names a preset with a block in every stage section in use (DVC reads
     `<stage>.${item.preset}` for every data set, so one missing key would break every `dvc` command)."""
@@ -262,4 +274,5 @@ def build_graph(params: Mapping[str, Any]) -> Graph:
     if not isinstance(chosen, list) or not chosen or any(p not in names for p in chosen):
         raise DeclarationError(f"params.yaml: main.pipelines must list declared pipelines ({names}), got {chosen!r}")
     benches = parse_benches(params.get("bench"), pipes, seeds, datasets)
-    return Graph(tuple(instances), tuple(pipes), seeds, str(dataset), tuple(chosen), benches)
+    nproc = parse_nproc(params.get("nproc_per_node"), {i.kind for i in instances})
+    return Graph(tuple(instances), tuple(pipes), seeds, str(dataset), tuple(chosen), benches, nproc)

@@ -37,12 +37,19 @@ def artifact_path(dataset: str, seed: int, graph: Graph, name: str, artifact: st
     return f"{folder}/{file}" if file else folder
 
 
+def launcher(graph: Graph, kind: str) -> str:
+    """`python -m`, or `torchrun --standalone --nproc-per-node=N -m` when params.yaml `nproc_per_node` gives the
+    kind N > 1 processes (one per GPU; the stage is the same module either way)."""
+    n = graph.nproc_per_node.get(kind, 1)
+    return "python -m" if n == 1 else f"torchrun --standalone --nproc-per-node={n} -m"
+
+
 def stage_argv(inst: Instance, graph: Graph, ds: str, seed: int) -> list[str]:
     """The stage command of INST on data set DS at SEED, one option per line (as dvc.yaml writes it)."""
     kind = KINDS[inst.kind]
     if inst.kind == "prepare":
         return [f"python -m stages.prepare --dataset {ds} --raw-dir data/raw", f"--out {instance_dir(ds, None, '')}"]
-    head = f"python -m stages.{inst.kind} --dataset {ds} --seed {seed}"
+    head = f"{launcher(graph, inst.kind)} stages.{inst.kind} --dataset {ds} --seed {seed}"
     if inst.override:
         head += f" --pipeline {inst.owner}"
     lines = [head]
@@ -90,7 +97,7 @@ def render_instance(inst: Instance, graph: Graph, root: Path, seed: int, wdir: s
         lines += [f"        - {out}/metrics.json:", "            cache: false"]
     meta = [f"kind: {inst.kind}", f"dataset: {ds}"] + ([] if inst.kind == "prepare" else [f"seed: {seed}"])
     if kind.trains:
-        meta.append("gpus: 1")
+        meta.append(f"gpus: {graph.nproc_per_node.get(inst.kind, 1)}")
     if inst.terminal_of:
         meta.append(f"pipelines: [{', '.join(inst.terminal_of)}]")
     return lines + ["      meta:"] + [f"        {m}" for m in meta]

@@ -33,7 +33,7 @@ def declared_deps(kind: str) -> list[list[str]]:
     for path in [ROOT / "dvc.yaml", *sorted((ROOT / "pipelines").rglob("dvc.yaml"))]:
         for stage in (yaml.safe_load(path.read_text()).get("stages") or {}).values():
             body = stage.get("do", stage)
-            if f"python -m stages.{kind} " in body["cmd"] + " ":
+            if f" -m stages.{kind} " in body["cmd"] + " ":  # `python -m` or `torchrun ... -m`
                 found.append([d for d in body["deps"] if not d.startswith("data/")])
     return found
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipelines.graph import DeclarationError, build_graph
+from pipelines.render import render_seed_file, stage_argv
 
 SCAN = ["prepare", "pretext", "embed", "mine", "scan", "selflabel", "evaluate"]
 
@@ -106,3 +108,23 @@ def test_every_data_set_names_a_complete_preset(dataset: dict[str, Any], message
     datasets = {"toy": {"preset": "toy"}, "mine": dataset}
     with pytest.raises(DeclarationError, match=message):
         graph({"scan": SCAN}, datasets=datasets)
+
+
+def test_nproc_per_node_puts_torchrun_in_the_training_stage_commands() -> None:
+    plain = graph({"scan": SCAN})
+    g = graph({"scan": SCAN}, nproc_per_node={"pretext": 4, "scan": 1})
+    assert g.nproc_per_node == {"pretext": 4}  # 1 is the default: nothing changes
+    pretext, embed = (next(i for i in g.instances if i.kind == kind) for kind in ("pretext", "embed"))
+    assert stage_argv(pretext, g, "toy", 0)[0] == \
+        "torchrun --standalone --nproc-per-node=4 -m stages.pretext --dataset toy --seed 0"
+    assert stage_argv(pretext, g, "toy", 0)[1:] == stage_argv(pretext, plain, "toy", 0)[1:]
+    assert stage_argv(embed, g, "toy", 0) == stage_argv(embed, plain, "toy", 0)  # not a training stage
+    assert stage_argv(pretext, plain, "toy", 0)[0].startswith("python -m stages.pretext ")
+    rendered = render_seed_file(g, Path(__file__).resolve().parents[2], 0, True)
+    assert "gpus: 4" in rendered and "gpus: 1" in rendered  # scan stays on one process
+
+
+@pytest.mark.parametrize("nproc", [{"embed": 2}, {"pretext": 0}, {"pretext": "2"}, [2]])
+def test_bad_nproc_per_node(nproc: Any) -> None:
+    with pytest.raises(DeclarationError, match="nproc_per_node"):
+        graph({"scan": SCAN}, nproc_per_node=nproc)

@@ -119,7 +119,8 @@ def stderr_error_line(err: str) -> str:
 def argv(instance: str, data: Path, params: Path, ds: str = DS, seed: int = 0, **override: str | Path) -> list[str]:
     """The `cmd` that dvc.yaml gives INSTANCE (generated from TINY_PARAMS' pipelines), with `data/` replaced
     by DATA, `--params PARAMS` added, and each `override` (`model=...`) replacing that option's value."""
-    tokens = " ".join(stage_argv(GRAPH.instance(instance), GRAPH, ds, seed)).split()[3:]  # drop `python -m X`
+    tokens = " ".join(stage_argv(GRAPH.instance(instance), GRAPH, ds, seed)).split()
+    tokens = tokens[next(i for i, t in enumerate(tokens) if t.startswith("stages.")) + 1:]  # drop the launcher
     options: dict[str, list[str]] = {}
     for token in tokens:
         if token.startswith("--"):
