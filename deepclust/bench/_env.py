@@ -66,13 +66,10 @@ def git_commit() -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
-def peak_rss_mb() -> dict[str, float]:
-    """Peak resident memory so far, in MiB: this process, and its finished children (DataLoader workers)."""
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (it never decreases)."""
     # ru_maxrss is in KiB on Linux (bytes on macOS; these benchmarks target Linux).
-    return {
-        "self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def environment() -> dict[str, Any]:
@@ -84,6 +81,10 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "torch_threads": torch.get_num_threads(),
+        # Under oversubscription (more runnable threads than cores) spinning OpenMP workers slow torch and
+        # faiss by up to ~16x on 2 cores; PASSIVE makes them sleep. Only read at import, so recorded here.
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "faiss_threads": faiss.omp_get_max_threads() if faiss is not None else None,
         "gpu": torch.cuda.get_device_name(0) if cuda else None,
         "gpu_count": torch.cuda.device_count() if cuda else 0,

@@ -247,6 +247,7 @@ def bench_step(images: np.ndarray, backbone_name: str, batch_size: int, precisio
     method = SimCLR(backbone, cast(SimCLRTransform, timed), temperature=0.1).to(device).train()
     optimizer = torch.optim.SGD(method.parameters(), lr=0.4, momentum=0.9, weight_decay=1e-4)
     runtime = Runtime(device, torch.bfloat16 if precision == "bf16" else None, seed=0)
+    runtime.seed_everything()  # as the stages do; on CUDA it also turns on cudnn.benchmark
     state = TrainState(runtime=runtime, optimizer=optimizer, epochs=1, generator=runtime.generator())
     rng = np.random.default_rng(0)
 
@@ -349,7 +350,7 @@ def bench_kmeans(args: argparse.Namespace) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- report
 
 def _run_sections(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
-    sections: dict[str, Any] = {}
+    sections: dict[str, Any] = {"peak_rss_mb_after": {}}
     if {"augment", "step"} & set(args.sections):
         images, source = _load_images(args.images, args.images_from)
         print(f"images: {source}")
@@ -358,6 +359,7 @@ def _run_sections(args: argparse.Namespace, device: torch.device) -> dict[str, A
         sections["augment"] = bench_augment(images, device, args)
         print(_table(sections["augment"], ("name", "how", "images", "seconds", "images_per_s", "views_per_s",
                                            "speedup_vs_per_sample")), flush=True)
+        sections["peak_rss_mb_after"]["augment"] = peak_rss_mb()
     if "step" in args.sections:
         precisions = ["fp32", "bf16"] if device.type == "cuda" else ["fp32"]
         sections["step"] = [bench_step(images, b, bs, p, device, args)
@@ -365,15 +367,18 @@ def _run_sections(args: argparse.Namespace, device: torch.device) -> dict[str, A
         # channels_last: deepclust.engine does not convert models or batches to it, so it is not measured.
         print(_table(sections["step"], ("name", "steps", "step_s", "images_per_s", "augment_fraction",
                                         "peak_cuda_mb")), flush=True)
+        sections["peak_rss_mb_after"]["step"] = peak_rss_mb()
     if "knn" in args.sections:
         sections["knn"] = bench_knn(args)
         print(_table(sections["knn"], ("name", "n", "dim", "k", "backend", "seconds", "neighbour_accuracy",
                                        "skipped")), flush=True)
+        sections["peak_rss_mb_after"]["knn"] = peak_rss_mb()
     if "kmeans" in args.sections:
-        sections["kmeans"] = bench_kmeans(args)
         print(f"k-means: {args.kmeans_n} x {args.dim} Gaussian mixture (100 components), niter={args.niter}")
+        sections["kmeans"] = bench_kmeans(args)
         print(_table(sections["kmeans"], ("name", "backend", "seconds", "sklearn_s", "speedup_vs_sklearn",
                                           "inertia_vs_sklearn")), flush=True)
+        sections["peak_rss_mb_after"]["kmeans"] = peak_rss_mb()
     return sections
 
 
@@ -392,7 +397,7 @@ def compare(paths: Sequence[str]) -> str:
         env = report["environment"]
         legend.append(f"[{i}] {path}: {env['cpu']} x{env['cpu_count']}, {env['torch_threads']} threads, "
                       f"gpu={env['gpu']}, device={report['config']['device']}, commit={env['git_commit']}")
-    keys = list(dict.fromkeys(key for report in reports for key in report["metrics"]))
+    keys = sorted({key for report in reports for key in report["metrics"]})
     rows = [{"metric": key, **{f"[{i}]": r["metrics"].get(key) for i, r in enumerate(reports)}} for key in keys]
     return "\n".join(legend) + "\n" + _table(rows, ["metric", *(f"[{i}]" for i in range(len(reports)))])
 
@@ -416,7 +421,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     resources: dict[str, Any] = {"peak_rss_mb": peak_rss_mb(), "peak_cuda_mb": max(cuda_peaks) if cuda_peaks else None}
     print(" ".join(f"{k}={v}" for k, v in resources.items()))
     metrics = _metrics(sections)
-    metrics["resources/peak_rss_mb/self"] = resources["peak_rss_mb"]["self"]
+    metrics["resources/peak_rss_mb"] = resources["peak_rss_mb"]
+    if resources["peak_cuda_mb"] is not None:
+        metrics["resources/peak_cuda_mb"] = resources["peak_cuda_mb"]
     if args.out:
         config = {k: v for k, v in vars(args).items() if k != "compare"} | {"device": device.type}
         write_json(args.out, {"environment": env, "config": config, "resources": resources,

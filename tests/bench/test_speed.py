@@ -54,7 +54,8 @@ def test_metrics_are_flat_numbers_keyed_by_section_row_field(report: dict) -> No
     assert "step/small_cnn b8 fp32/images_per_s" in metrics and "kmeans/k3/speedup_vs_sklearn" in metrics
     assert "step/small_cnn b8 fp32/peak_cuda_mb" not in metrics  # None on CPU
     assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
-    assert report["resources"]["peak_rss_mb"]["self"] > 0
+    assert report["resources"]["peak_rss_mb"] > 0 and metrics["resources/peak_rss_mb"] > 0
+    assert set(report["sections"]["peak_rss_mb_after"]) == {"augment", "step", "knn", "kmeans"}
     assert report["environment"]["torch_threads"] == 1 and report["config"]["device"] == "cpu"
 
 
