@@ -49,12 +49,18 @@ def params_with_dataset(args: argparse.Namespace) -> dict:
     return params
 
 
-def run_stage(cmd: list[str], data: Path, params: Path, log) -> tuple[int, float]:
-    """Runs one stage command with `data/` mapped to DATA; streams its output to LOG and stdout."""
+def run_stage(cmd: list[str], data: Path, params: Path, log, torchrun: int = 0) -> tuple[int, float]:
+    """Runs one stage command with `data/` mapped to DATA; streams its output to LOG and stdout.
+
+    TORCHRUN > 0 launches it as `python -m torch.distributed.run --standalone --nproc-per-node=TORCHRUN`.
+    """
     # `data/...` and `name=data/...`: the first `data/` of such an argument is the data root
     argv = [a.replace("data/", f"{data}/", 1) if a.startswith("data/") or "=data/" in a else a for a in cmd]
+    while argv[1] != "-m":  # `python -m stages.x ...` or `torchrun --standalone ... -m stages.x ...`
+        argv.pop(1)
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={torchrun}"] if torchrun else []
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, *argv[1:], "--params", str(params)], cwd=ROOT, text=True,
+    proc = subprocess.Popen([sys.executable, *launcher, *argv[1:], "--params", str(params)], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None  # stdout=PIPE
@@ -76,6 +82,8 @@ def main() -> int:
     ap.add_argument("--set", nargs="*", default=[], help="stage.key=value overrides of the added data set")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--until", help="stop after this stage instance (e.g. mine-scan)")
+    ap.add_argument("--torchrun", type=int, default=0, help="launch training stages under torchrun, N processes")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     params = params_with_dataset(args)
@@ -94,7 +102,7 @@ def main() -> int:
         for inst in wanted:
             cmd = " ".join(stage_argv(inst, graph, args.dataset, args.seed)).split()
             print(f"\n=== {inst.name}: {' '.join(cmd)}", flush=True)
-            code, seconds = run_stage(cmd, args.out / "data", params_path, log)
+            code, seconds = run_stage(cmd, args.out / "data", params_path, log, args.torchrun)
             folder = args.out / instance_dir(args.dataset, None if inst.kind == "prepare" else args.seed, inst.name)
             metrics_file = folder / "metrics.json"
             metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() and code == 0 else {}
@@ -104,6 +112,8 @@ def main() -> int:
             if code != 0:
                 print(f"stopping: {inst.name} failed", flush=True)
                 return code
+            if inst.name == args.until:
+                break
     return 0
 
 
