@@ -139,17 +139,21 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     if x.shape[1] == 1:
         return x
     r, g, b = x.unbind(dim=1)
-    maxc, minc = x.amax(dim=1), x.amin(dim=1)
-    delta = maxc - minc
-    sat = delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc))
-    d = torch.where(delta > 0, delta, torch.ones_like(delta))
-    hue = torch.where(maxc == r, (g - b) / d, torch.where(maxc == g, 2.0 + (b - r) / d, 4.0 + (r - g) / d))
-    hue = torch.remainder(hue / 6.0 + _per_sample(shift, x)[:, 0], 1.0)
-    # Standard HSV -> RGB: channel n takes v - v*s*clamp(min(k, 4 - k), 0, 1) with k = (n + 6h) mod 6.
-    offsets = torch.tensor([5.0, 3.0, 1.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    k = torch.remainder(offsets + 6.0 * hue.unsqueeze(1), 6.0)
-    ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
-    return (maxc.unsqueeze(1) * (1.0 - sat.unsqueeze(1) * ramp)).clamp_(0.0, 1.0)
+    # Elementwise max/min of the channel planes: a reduction over dim 1 of NCHW is strided and ~2x slower.
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    delta = maxc - torch.minimum(torch.minimum(r, g), b)
+    r_max, g_max = maxc == r, maxc == g
+    # Hue in sixths of a turn: the max channel's sector plus one division (not one per sector).
+    num = torch.where(r_max, g - b, torch.where(g_max, b - r, r - g))
+    sector = torch.where(r_max, 0.0, torch.where(g_max, 2.0, 4.0))
+    hue6 = (sector + 6.0 * _per_sample(shift, x)[:, 0]).addcdiv_(num, torch.where(delta > 0, delta, 1.0))
+    # Standard HSV -> RGB: channel n takes v - (v - min) * clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6.
+    out = torch.empty_like(x)
+    for channel, offset in enumerate((5.0, 3.0, 1.0)):
+        k = torch.remainder(hue6 + offset, 6.0)
+        ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+        torch.addcmul(maxc, delta, ramp, value=-1.0, out=out[:, channel])
+    return out.clamp_(0.0, 1.0)
 
 
 def autocontrast(x: Tensor) -> Tensor:

@@ -113,6 +113,17 @@ def test_hue_known_answers() -> None:
     assert torch.allclose(back, y, atol=1e-5)
 
 
+def test_hue_matches_torchvision() -> None:
+    import torchvision.transforms.functional as F
+
+    x = TF.to_float(_images(b=6))
+    x[0] = 0.0  # black: no value, no saturation
+    x[1, :, :4] = 0.5  # greys: no hue
+    shifts = torch.tensor([0.3, -0.5, -0.21, 0.0, 0.13, 0.5])
+    expected = torch.stack([F.adjust_hue(img, float(s)) for img, s in zip(x, shifts)])
+    assert torch.allclose(TF.adjust_hue(x, shifts), expected, atol=1e-5)
+
+
 def test_contrast_and_saturation_blend() -> None:
     x = TF.to_float(_images())
     gray = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
