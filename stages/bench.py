@@ -78,7 +78,9 @@ def protocol_text(evaluate_metrics: Path) -> str:
     found = _read(evaluate_metrics, "evaluate metrics")
     return (f"{found.get('protocol', '')}; {found.get('samples', '?')} samples scored ({found.get('split', '?')} "
             "split). ACC: Hungarian matching (scipy); NMI: arithmetic normalisation (scikit-learn); ARI. "
-            "Every stage of a run uses its seed; no seed, epoch, head or hyperparameter is chosen with labels.")
+            "Every stage of a run uses its seed; no seed, epoch or head is chosen with labels, and test-split "
+            "labels serve only this score (where params.yaml's comments say a setting was tuned with labels, "
+            "those were training-split labels).")
 
 
 def unpinned_notes(devices: set[str], threads: set[str]) -> list[str]:
