@@ -83,8 +83,8 @@ class AugmentParams(Frozen):
 
 
 class PretextParams(Frozen):
-    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn.")
-    width: int = Field(32, ge=1, description="small_cnn width (ignored by the ResNets).")
+    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn | small_cnn_s2.")
+    width: int = Field(32, ge=1, description="small_cnn(_s2) width (ignored by the ResNets).")
     epochs: int = Field(ge=1, description="SimCLR epochs (SCAN: 500). More epochs, better neighbours.")
     batch_size: int = Field(ge=2, description="Images per batch (SCAN: 512, i.e. 1024 views).")
     lr: float = Field(gt=0, description="SGD learning rate (SCAN: 0.4 at batch 512).")
@@ -223,8 +223,8 @@ class DecParams(Frozen):
 
 
 class DeepClusterParams(_Optimised):
-    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn.")
-    width: int = Field(32, ge=1, description="small_cnn width (ignored by the ResNets).")
+    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn | small_cnn_s2.")
+    width: int = Field(32, ge=1, description="small_cnn(_s2) width (ignored by the ResNets).")
     sobel: bool = Field(False, description="Frozen grayscale + Sobel input filter (the reference's --sobel).")
     num_clusters: int = Field(ge=2, description="k of the per-epoch k-means (ImageNet 10000; CIFAR ~100-300).")
     pca_dim: int = Field(256, ge=1, description="PCA (whitened) size before k-means, capped at the feature size.")
@@ -236,8 +236,8 @@ class DeepClusterParams(_Optimised):
 class PclParams(_Optimised):
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
-    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn.")
-    width: int = Field(32, ge=1, description="small_cnn width (ignored by the ResNets).")
+    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn | small_cnn_s2.")
+    width: int = Field(32, ge=1, description="small_cnn(_s2) width (ignored by the ResNets).")
     min_lr_fraction: float = Field(0.0, ge=0, le=1, description="Final lr / lr of the cosine schedule.")
     temperature: float = Field(0.2, gt=0, description="InfoNCE tau and the mean concentration phi (0.2).")
     encoder_momentum: float = Field(0.99, ge=0, lt=1, description="Key encoder EMA (ImageNet 0.999, CIFAR 0.99).")
@@ -255,8 +255,8 @@ class PclParams(_Optimised):
 class PairClusteringParams(_Optimised):
     """What CC, DCDC and IIC share: a backbone trained with clustering heads on two views of each image."""
 
-    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn.")
-    width: int = Field(32, ge=1, description="small_cnn width (ignored by the ResNets).")
+    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn | small_cnn_s2.")
+    width: int = Field(32, ge=1, description="small_cnn(_s2) width (ignored by the ResNets).")
     sobel: bool = Field(False, description="Frozen grayscale + Sobel input filter (IIC, DCDC on colour images).")
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
@@ -293,8 +293,8 @@ class IICParams(PairClusteringParams):
 
 
 class IDFDParams(_Optimised):
-    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn.")
-    width: int = Field(32, ge=1, description="small_cnn width (ignored by the ResNets).")
+    backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn | small_cnn_s2.")
+    width: int = Field(32, ge=1, description="small_cnn(_s2) width (ignored by the ResNets).")
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
     temperature: float = Field(1.0, gt=0, description="Instance discrimination tau (IDFD's code: 1.0).")

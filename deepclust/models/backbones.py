@@ -94,22 +94,29 @@ class SmallCNN(nn.Module):
     Widths are (width, 2*width, 4*width); stages 2 and 3 start with a stride-2 conv; global average pooling
     gives `output_dim = 4 * width` features. About 0.3 M parameters at width 32.
 
+    A stride-2 stem (`small_cnn_s2`) runs the first stage at half resolution: on 32x32 colour images it
+    trains about 4x faster than the full-resolution stem at the same width, which buys a wider network
+    and more epochs in a CPU budget (16x16 -> 8x8 -> 4x4 feature maps).
+
     Args:
         in_channels: Image channels.
         width: Channels of the first stage.
+        stem_stride: Stride of the first conv (1, or 2 for 32x32 images on a CPU budget).
     """
 
-    def __init__(self, in_channels: int = 3, width: int = 32) -> None:
+    def __init__(self, in_channels: int = 3, width: int = 32, stem_stride: int = 1) -> None:
         super().__init__()
         if width < 1:
             raise ValueError(f"width must be >= 1, got {width}")
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride}")
 
         def conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
             return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
         w = width
         self.features = nn.Sequential(
-            *conv(in_channels, w), *conv(w, w),
+            *conv(in_channels, w, stem_stride), *conv(w, w),
             *conv(w, 2 * w, 2), *conv(2 * w, 2 * w),
             *conv(2 * w, 4 * w, 2), *conv(4 * w, 4 * w),
         )
@@ -197,6 +204,7 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "resnet34": lambda in_channels=3, **kw: ResNet((3, 4, 6, 3), in_channels, "cifar"),
     "resnet18_stl": lambda in_channels=3, **kw: ResNet((2, 2, 2, 2), in_channels, "stl"),
     "small_cnn": lambda in_channels=3, width=32, **kw: SmallCNN(in_channels, width),
+    "small_cnn_s2": lambda in_channels=3, width=32, **kw: SmallCNN(in_channels, width, stem_stride=2),
     "identity": lambda input_dim=1, **kw: IdentityBackbone(input_dim),
     "mlp": lambda input_dim=1, hidden_dims=(500, 500, 2000, 10), **kw: MLPBackbone(input_dim, hidden_dims),
 }

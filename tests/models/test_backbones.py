@@ -16,6 +16,8 @@ CASES = [
     ("small_cnn", 8, 3, 4 * 4),
     ("small_cnn", 28, 3, 4 * 4),
     ("small_cnn", 32, 3, 4 * 4),
+    ("small_cnn_s2", 8, 3, 4 * 4),
+    ("small_cnn_s2", 32, 3, 4 * 4),
 ]
 
 
@@ -45,7 +47,7 @@ def test_identity_backbone_passes_feature_rows_through() -> None:
         build_backbone("identity")
 
 
-@pytest.mark.parametrize("name", ["resnet18", "small_cnn"])
+@pytest.mark.parametrize("name", ["resnet18", "small_cnn", "small_cnn_s2"])
 def test_build_backbone_records_its_architecture(name: str) -> None:
     assert build_backbone(name, in_channels=1, width=4).arch == {"name": name, "in_channels": 1, "width": 4}
 
@@ -83,6 +85,16 @@ def test_small_cnn_width_sets_output_dim() -> None:
     assert isinstance(build_backbone("resnet18", 1), ResNet)
 
 
+@pytest.mark.parametrize(("name", "spatial"), [("small_cnn", 8), ("small_cnn_s2", 4)])
+def test_small_cnn_stem_stride_halves_every_stage(name: str, spatial: int) -> None:
+    # 32x32 input: the stride-1 stem keeps 32 -> 16 -> 8; the stride-2 stem gives 16 -> 8 -> 4, same weights' shapes.
+    model = build_backbone(name, 3, width=4).eval()
+    with torch.no_grad():
+        maps = model.features(torch.randn(1, 3, 32, 32))
+    assert maps.shape == (1, 16, spatial, spatial)
+    assert [p.shape for p in model.parameters()] == [p.shape for p in build_backbone("small_cnn", 3, 4).parameters()]
+
+
 def test_resnet_init_follows_scan() -> None:
     model = build_backbone("resnet18", 3)
     bn = model.stem[1]
@@ -98,5 +110,7 @@ def test_unknown_backbone_is_a_deepclust_error() -> None:
 def test_invalid_arguments() -> None:
     with pytest.raises(ValueError, match="width"):
         SmallCNN(1, width=0)
+    with pytest.raises(ValueError, match="stem_stride"):
+        SmallCNN(1, width=4, stem_stride=3)
     with pytest.raises(ValueError, match="stem"):
         ResNet((2, 2, 2, 2), 3, stem="imagenet")
