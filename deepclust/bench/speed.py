@@ -80,7 +80,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--augment-batch", type=int, default=256, help="Batch size of both augment paths (default 256).")
     add("--workers", type=int, default=None, help="DataLoader workers of the per-sample path (default: threads).")
     add("--backbones", default="small_cnn,resnet18", help="Comma-separated backbones for step.")
-    add("--width", type=int, default=16, help="small_cnn width (16: the CPU presets of params.yaml).")
+    add("--width", type=int, default=16,
+        help="small_cnn(_s2) width (mnist preset: small_cnn 16; cifar10-parquet: small_cnn_s2 32).")
     add("--batch-sizes", type=_ints, default=None, help="Step batch sizes (default 128,256,512; quick 32).")
     add("--steps", type=int, default=None, help="Timed steps per configuration (default 10, quick 2).")
     add("--budget", type=float, default=20.0, help="Stop timing a configuration after this many seconds (min 2 steps).")
