@@ -42,6 +42,7 @@ from deepclust.bench.kmeans import gaussian_mixture, implementations, run_kmeans
 from deepclust.cluster import backend, knn_search, neighbour_accuracy
 from deepclust.data.decode import decode_images
 from deepclust.engine import Runtime
+from deepclust.engine.runtime import speed_options
 from deepclust.engine.state import TrainState
 from deepclust.io import write_json
 from deepclust.methods import SimCLR
@@ -247,7 +248,11 @@ def bench_step(images: np.ndarray, backbone_name: str, batch_size: int, precisio
     # SCAN's CIFAR pretext settings (params.yaml pretext.cifar10): temperature 0.1, SGD lr 0.4 momentum 0.9.
     method = SimCLR(backbone, cast(SimCLRTransform, timed), temperature=0.1).to(device).train()
     optimizer = torch.optim.SGD(method.parameters(), lr=0.4, momentum=0.9, weight_decay=1e-4)
-    runtime = Runtime(device, torch.bfloat16 if precision == "bf16" else None, seed=0)
+    # The engine's speed options (channels_last on CUDA, DEEPCLUST_COMPILE), as a training stage would use them.
+    channels_last, compile_backend = speed_options(device.type, os.environ)
+    runtime = Runtime(device, torch.bfloat16 if precision == "bf16" else None, seed=0,
+                      channels_last=channels_last, compile_backend=compile_backend)
+    runtime.prepare_model(method)
     runtime.seed_everything()  # as the stages do; on CUDA it also turns on cudnn.benchmark
     state = TrainState(runtime=runtime, optimizer=optimizer, epochs=1, generator=runtime.generator())
     rng = np.random.default_rng(0)
@@ -271,7 +276,8 @@ def bench_step(images: np.ndarray, backbone_name: str, batch_size: int, precisio
     total = sum(seconds)
     return {
         "name": f"{backbone_name} b{batch_size} {precision}", "backbone": backbone_name, "batch_size": batch_size,
-        "precision": precision, "steps": len(seconds), "step_s": statistics.median(seconds),
+        "precision": precision, "channels_last": channels_last, "compile": compile_backend,
+        "steps": len(seconds), "step_s": statistics.median(seconds),
         "images_per_s": batch_size * len(seconds) / total, "augment_fraction": timed.seconds / total,
         "peak_cuda_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
     }

@@ -143,6 +143,7 @@ def fit(
         NonFiniteLossError: When the loss is NaN or infinite.
     """
     method.to(runtime.device)
+    runtime.prepare_model(method)
     init_process_group(runtime)
     if runtime.world_size > 1 and sync_batchnorm and runtime.device.type == "cuda":
         nn.SyncBatchNorm.convert_sync_batchnorm(method)  # in place below the root; same Parameter objects

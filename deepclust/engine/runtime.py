@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from deepclust.errors import DeepclustError
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,9 @@ class Runtime:
         seed: Base seed for every generator.
         rank: Process rank (0 when not distributed).
         world_size: Number of processes (1 when not distributed).
+        channels_last: Train convolutions in NHWC memory order (tensor cores want it; the GPU default).
+        compile_backend: `torch.compile` backend for the backbone ("inductor", or "eager" to check the
+            wiring without a compiler), or None to run eagerly (the default).
     """
 
     device: torch.device
@@ -28,10 +34,13 @@ class Runtime:
     seed: int
     rank: int = 0
     world_size: int = 1
+    channels_last: bool = False
+    compile_backend: str | None = None
 
     @classmethod
     def auto(cls, seed: int = 0, device: str = "auto", amp: bool = True) -> Runtime:
-        """Picks CUDA when available (bf16 autocast if `amp`), else CPU in fp32; honours torchrun's env."""
+        """Picks CUDA when available (bf16 autocast if `amp`, channels_last), else CPU in fp32; honours
+        torchrun's env and `DEEPCLUST_CHANNELS_LAST` (0/1) and `DEEPCLUST_COMPILE` (a torch.compile backend)."""
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         dev = torch.device(device)
@@ -40,7 +49,8 @@ class Runtime:
         if dev.type == "cuda" and world_size > 1:
             dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         amp_dtype = torch.bfloat16 if (amp and dev.type == "cuda") else None
-        return cls(dev, amp_dtype, seed, rank, world_size)
+        channels_last, compile_backend = speed_options(dev.type, os.environ)
+        return cls(dev, amp_dtype, seed, rank, world_size, channels_last, compile_backend)
 
     @property
     def is_main(self) -> bool:
@@ -68,8 +78,45 @@ class Runtime:
             g.manual_seed(self.seed * 1_000_003 + offset)
         return g
 
+    def prepare_model(self, model: torch.nn.Module) -> None:
+        """Applies the speed options in place: NHWC conv weights (activations follow them), and an in-place
+        `torch.compile` of every backbone (a module built by `build_backbone`), so state-dict keys and
+        checkpoints are unchanged."""
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        if self.compile_backend is not None:
+            for module in _outermost_backbones(model):
+                module.compile(backend=self.compile_backend)
+
     def autocast(self) -> contextlib.AbstractContextManager:
         """Autocast context for the forward pass (a no-op in fp32)."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+
+def _outermost_backbones(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """Modules with an `arch` and an `output_dim` (backbones, autoencoders), none inside another one."""
+    chosen: list[str] = []
+    found = []
+    for name, module in model.named_modules():
+        inside = any(c == "" or name.startswith(f"{c}.") for c in chosen)
+        if hasattr(module, "arch") and hasattr(module, "output_dim") and not inside:
+            chosen.append(name)
+            found.append(module)
+    return found
+
+
+def speed_options(device_type: str, env: Mapping[str, str]) -> tuple[bool, str | None]:
+    """(channels_last, compile backend) for a device: channels_last on CUDA unless `DEEPCLUST_CHANNELS_LAST=0`
+    (on the CPU only with `=1`: the CPU presets were timed in NCHW), no compile unless `DEEPCLUST_COMPILE`
+    names a backend (compiling costs time up front, and inductor needs a C++ compiler on the CPU)."""
+    flag = env.get("DEEPCLUST_CHANNELS_LAST", "").strip()
+    if flag not in ("", "0", "1"):
+        raise DeepclustError(f"DEEPCLUST_CHANNELS_LAST must be 0 or 1, got {flag!r}")
+    channels_last = device_type == "cuda" if flag == "" else flag == "1"
+    backend = env.get("DEEPCLUST_COMPILE", "").strip() or None
+    if backend is not None and backend not in ("inductor", "eager", "aot_eager", "cudagraphs"):
+        raise DeepclustError(f"DEEPCLUST_COMPILE must be a torch.compile backend (inductor, eager, aot_eager, "
+                             f"cudagraphs), got {backend!r}")
+    return channels_last, backend

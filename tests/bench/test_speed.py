@@ -37,6 +37,17 @@ def test_step_reports_throughput_and_augment_share(report: dict) -> None:
     assert (row["backbone"], row["batch_size"], row["precision"], row["steps"]) == ("small_cnn", 8, "fp32", 2)
     assert row["images_per_s"] > 0 and 0 < row["augment_fraction"] < 1
     assert row["peak_cuda_mb"] is None
+    assert (row["channels_last"], row["compile"]) == (False, None)  # the CPU defaults
+
+
+def test_step_uses_the_engines_speed_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The GPU defaults (channels_last) and a compiled backbone, run on the CPU ("eager" needs no compiler).
+    monkeypatch.setenv("DEEPCLUST_CHANNELS_LAST", "1")
+    monkeypatch.setenv("DEEPCLUST_COMPILE", "eager")
+    out = tmp_path / "speed.json"
+    assert speed.main([*TINY, "--sections", "step", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["sections"]["step"]
+    assert (row["channels_last"], row["compile"]) == (True, "eager") and row["images_per_s"] > 0
 
 
 def test_knn_and_kmeans_rows(report: dict) -> None:

@@ -1,0 +1,84 @@
+"""The GPU speed options (channels_last, torch.compile) and how they are picked, with their logic run on the CPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from deepclust.engine import EpochBatches, Runtime, cosine_schedule, fit, random_order
+from deepclust.engine.runtime import _outermost_backbones, speed_options
+from deepclust.errors import DeepclustError
+from deepclust.methods import SimCLR
+from deepclust.models import build_backbone
+from deepclust.models.autoencoder import AutoEncoder
+from deepclust.transforms import SimCLRTransform
+
+IMAGES = torch.randint(0, 256, (32, 12, 12, 1), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+
+
+@pytest.mark.parametrize(("device", "env", "expected"), [
+    ("cuda", {}, (True, None)),
+    ("cpu", {}, (False, None)),
+    ("cuda", {"DEEPCLUST_CHANNELS_LAST": "0"}, (False, None)),
+    ("cpu", {"DEEPCLUST_CHANNELS_LAST": "1", "DEEPCLUST_COMPILE": "inductor"}, (True, "inductor")),
+    ("cuda", {"DEEPCLUST_COMPILE": " eager "}, (True, "eager")),
+])
+def test_speed_options_defaults_and_overrides(device: str, env: dict[str, str], expected: tuple) -> None:
+    assert speed_options(device, env) == expected
+
+
+@pytest.mark.parametrize(("env", "match"), [
+    ({"DEEPCLUST_CHANNELS_LAST": "yes"}, "DEEPCLUST_CHANNELS_LAST"),
+    ({"DEEPCLUST_COMPILE": "fast"}, "DEEPCLUST_COMPILE"),
+])
+def test_bad_speed_option_is_a_clear_error(env: dict[str, str], match: str) -> None:
+    with pytest.raises(DeepclustError, match=match):
+        speed_options("cuda", env)
+
+
+def test_runtime_auto_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPCLUST_CHANNELS_LAST", "1")
+    monkeypatch.setenv("DEEPCLUST_COMPILE", "eager")
+    runtime = Runtime.auto(seed=0, device="cpu")
+    assert runtime.channels_last and runtime.compile_backend == "eager"
+    monkeypatch.delenv("DEEPCLUST_CHANNELS_LAST")
+    monkeypatch.delenv("DEEPCLUST_COMPILE")
+    assert not Runtime.auto(seed=0, device="cpu").channels_last
+
+
+def test_only_the_outermost_backbones_are_compiled() -> None:
+    method = _simclr()
+    assert _outermost_backbones(method) == [method.model.backbone]  # not the projection head, not the method
+    autoencoder = AutoEncoder(10, [8, 4])
+    assert _outermost_backbones(autoencoder) == [autoencoder]  # its encoder runs inside the compiled module
+    sobel = nn.Sequential(build_backbone("small_cnn", 3, 4, sobel=True))
+    assert _outermost_backbones(sobel) == [sobel[0]]
+
+
+def _simclr() -> SimCLR:
+    torch.manual_seed(0)
+    transform = SimCLRTransform(mean=[0.3], std=[0.3], crop_scale=(0.5, 1.0))
+    return SimCLR(build_backbone("small_cnn", 1, 4), transform, 0.1, False, hidden_dim=16, output_dim=8)
+
+
+def _fit(runtime: Runtime) -> SimCLR:
+    method = _simclr()
+    optimizer = torch.optim.SGD(method.parameters(), lr=0.4, momentum=0.9)
+    batches = lambda e: EpochBatches(random_order(len(IMAGES), e, 1), 8, lambda i: {"images": IMAGES[i]})  # noqa: E731
+    fit(method, optimizer, batches, epochs=2, runtime=runtime, lr_schedule=cosine_schedule(0.4, 0.01, 2, 4))
+    return method
+
+
+@pytest.mark.parametrize(("channels_last", "backend"), [(True, None), (False, "eager"), (True, "eager")])
+def test_speed_options_train_the_same_model(channels_last: bool, backend: str | None) -> None:
+    plain = _fit(Runtime(torch.device("cpu"), None, seed=0))
+    fast = _fit(Runtime(torch.device("cpu"), None, seed=0, channels_last=channels_last, compile_backend=backend))
+    conv = fast.model.backbone.features[3]  # (4, 4, 3, 3): NCHW and NHWC strides differ (1 input channel: not)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert (getattr(fast.model.backbone, "_compiled_call_impl", None) is not None) == (backend is not None)
+    # Same checkpoint keys (an in-place compile adds no `_orig_mod.` prefix), and the same training up to
+    # the summation order of NHWC kernels.
+    assert list(fast.state_dict()) == list(plain.state_dict())
+    for name, value in plain.state_dict().items():
+        torch.testing.assert_close(fast.state_dict()[name], value, rtol=1e-4, atol=1e-4, msg=name)
