@@ -22,18 +22,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     # File sources name paths relative to the repository root; torchvision downloads into --raw-dir.
     root = args.raw_dir if ds.source.kind == "torchvision" else Path.cwd()
     data = load_source(ds.source.kind, root, **options)
-    card = dict(data.card, dataset=args.dataset, seconds=round(time.perf_counter() - t0, 2))
+    # No timing in the card: it is a DVC output, and a re-run must write the same bytes or every
+    # downstream stage of every seed would count as changed.
+    card = dict(data.card, dataset=args.dataset)
     if data.train.images is not None:
         mean, std = dataset_stats(data.train.images)
         card.update(mean=[round(float(m), 4) for m in mean], std=[round(float(s), 4) for s in std])
     save_prepared(dataclasses.replace(data, card=card), args.out)
+    seconds = round(time.perf_counter() - t0, 2)
     rows = data.train.images if data.train.images is not None else data.train.features
     assert rows is not None  # a split holds images or features
     skipped = card.get("skipped") or []
     note = f"; skipped {len(skipped)} unreadable (listed in card.json)" if skipped else ""
     print(f"[prepare] {args.dataset}: train {len(data.train)}, test {len(data.test)}"
           f"{' (= train: no test split)' if card.get('test_is_train') else ''}, shape {tuple(rows.shape[1:])}, "
-          f"{card['seconds']} s -> {args.out}{note}")
+          f"{seconds} s -> {args.out}{note}")
     return 0
 
 

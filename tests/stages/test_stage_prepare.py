@@ -32,6 +32,17 @@ def test_prepare_digits(tmp_path: Path, params_file: Path, capsys: pytest.Captur
     assert leftovers(tmp_path) == []
 
 
+def test_prepare_is_byte_identical_on_a_rerun(tmp_path: Path, params_file: Path) -> None:
+    # A forced re-run (`dvc repro -f`) must not change the output's hash, or every seed's stages rerun.
+    first, second = tmp_path / "a", tmp_path / "b"
+    for data in (first, second):
+        assert run_stage(prepare, argv("prepare", data, params_file)) == 0
+    files = sorted(p.name for p in (first / DS / "prepared").iterdir())
+    assert files == ["card.json", "test.npz", "train.npz"]
+    for name in files:
+        assert (first / DS / "prepared" / name).read_bytes() == (second / DS / "prepared" / name).read_bytes(), name
+
+
 @pytest.mark.parametrize("dataset", ["nope"])
 def test_unknown_dataset(tmp_path: Path, params_file: Path, capsys: pytest.CaptureFixture[str],
                          dataset: str) -> None:
