@@ -47,6 +47,11 @@ def test_pretext_outputs(work: Path, params_file: Path) -> None:
     assert load_checkpoint(out / "run" / "checkpoint.pt")["run_variables"]["epoch"] == 2
     assert _log_epochs(out / "run") == [1, 2]
     assert leftovers(work) == []
+    # A re-run (dvc repro -f) resumes the finished run: same model, and the throughput of its epochs, not 0.
+    assert metrics["images_per_second"] > 0
+    assert run_stage(pretext_stage, argv("pretext-scan", work, params_file)) == 0
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["resumed_at_epoch"] == 2 and again["images_per_second"] == metrics["images_per_second"]
 
 
 def test_changed_params_start_over(work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
