@@ -62,11 +62,13 @@ def _simclr() -> SimCLR:
     return SimCLR(build_backbone("small_cnn", 1, 4), transform, 0.1, False, hidden_dim=16, output_dim=8)
 
 
-def _fit(runtime: Runtime) -> SimCLR:
+def _fit(runtime: Runtime, losses: list[float] | None = None) -> SimCLR:
     method = _simclr()
     optimizer = torch.optim.SGD(method.parameters(), lr=0.4, momentum=0.9)
     batches = lambda e: EpochBatches(random_order(len(IMAGES), e, 1), 8, lambda i: {"images": IMAGES[i]})  # noqa: E731
-    fit(method, optimizer, batches, epochs=2, runtime=runtime, lr_schedule=cosine_schedule(0.4, 0.01, 2, 4))
+    result = fit(method, optimizer, batches, epochs=2, runtime=runtime, lr_schedule=cosine_schedule(0.4, 0.01, 2, 4))
+    if losses is not None:
+        losses.extend(h["loss"] for h in result.history)
     return method
 
 
@@ -82,3 +84,20 @@ def test_speed_options_train_the_same_model(channels_last: bool, backend: str | 
     assert list(fast.state_dict()) == list(plain.state_dict())
     for name, value in plain.state_dict().items():
         torch.testing.assert_close(fast.state_dict()[name], value, rtol=1e-4, atol=1e-4, msg=name)
+
+
+
+def test_bf16_autocast_trains_close_to_fp32() -> None:
+    # The GPU default (bf16 autocast) run on the CPU: the forward runs in bf16, the weights stay fp32, and the
+    # losses of two epochs follow the fp32 run's (bf16 keeps 8 mantissa bits, so only to about 1%).
+    assert Runtime.auto(device="cpu").amp_dtype is None  # the CPU default stays fp32
+    losses = {}
+    for amp_dtype in (None, torch.bfloat16):
+        runtime = Runtime(torch.device("cpu"), amp_dtype, seed=0)
+        method = _fit(runtime, losses.setdefault(amp_dtype, []))
+        assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in method.parameters())
+        with runtime.autocast():
+            out = method.model.backbone(IMAGES[:2].permute(0, 3, 1, 2).float())
+        assert out.dtype == (torch.bfloat16 if amp_dtype else torch.float32)
+    assert losses[torch.bfloat16] != losses[None]  # autocast did change the arithmetic
+    assert losses[torch.bfloat16] == pytest.approx(losses[None], rel=0.02)
