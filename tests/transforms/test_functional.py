@@ -120,7 +120,7 @@ def test_hue_matches_torchvision() -> None:
     x[0] = 0.0  # black: no value, no saturation
     x[1, :, :4] = 0.5  # greys: no hue
     shifts = torch.tensor([0.3, -0.5, -0.21, 0.0, 0.13, 0.5])
-    expected = torch.stack([F.adjust_hue(img, float(s)) for img, s in zip(x, shifts)])
+    expected = torch.stack([F.adjust_hue(img, float(s)) for img, s in zip(x, shifts, strict=True)])
     assert torch.allclose(TF.adjust_hue(x, shifts), expected, atol=1e-5)
 
 
