@@ -86,6 +86,7 @@ def test_colour_ops_identities() -> None:
     assert torch.allclose(TF.adjust_contrast(x, ones), x)
     assert torch.allclose(TF.adjust_saturation(x, ones), x)
     assert torch.allclose(TF.adjust_hue(x, zeros), x, atol=1e-5)
+    assert torch.allclose(TF.rotate_hue(x, zeros), x, atol=1e-5)
     assert torch.allclose(TF.adjust_saturation(x, zeros), TF.rgb_to_grayscale(x), atol=1e-6)
     gray = TF.rgb_to_grayscale(x)
     assert gray.shape == x.shape and torch.equal(gray[:, 0], gray[:, 2])
@@ -97,6 +98,7 @@ def test_colour_ops_are_noops_on_one_channel() -> None:
     f = torch.linspace(0.1, 1.9, 4)
     assert torch.equal(TF.adjust_saturation(x, f), x)
     assert torch.equal(TF.adjust_hue(x, f - 1.0), x)
+    assert torch.equal(TF.rotate_hue(x, f - 1.0), x)
     assert torch.equal(TF.rgb_to_grayscale(x), x)
     assert torch.allclose(TF.adjust_contrast(x, torch.ones(4)), x)
 
@@ -120,8 +122,48 @@ def test_hue_matches_torchvision() -> None:
     x[0] = 0.0  # black: no value, no saturation
     x[1, :, :4] = 0.5  # greys: no hue
     shifts = torch.tensor([0.3, -0.5, -0.21, 0.0, 0.13, 0.5])
+    x[2, :, 0] = x[2, 0:1, 0]  # ties: r == g == b on one row
+    x[3, 1] = x[3, 0]  # ties: r == g everywhere, the branch-free sector choice must prefer red
+    x[4, 2, :3] = x[4, 1, :3]  # ties: g == b
     expected = torch.stack([F.adjust_hue(img, float(s)) for img, s in zip(x, shifts, strict=True)])
     assert torch.allclose(TF.adjust_hue(x, shifts), expected, atol=1e-5)
+
+
+def _yiq_reference(x: torch.Tensor, shift: float) -> torch.Tensor:
+    # Per pixel in float64: RGB -> YIQ, turn (I, Q) by -2 pi shift, back, clip.
+    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.5959, -0.2746, -0.3213], [0.2115, -0.5227, 0.3112]],
+                          dtype=torch.float64)
+    y, i, q = torch.einsum("ij,jhw->ihw", to_yiq, x.double())
+    a = torch.tensor(-2 * np.pi * shift, dtype=torch.float64)
+    turned = torch.stack([y, i * a.cos() - q * a.sin(), i * a.sin() + q * a.cos()])
+    return torch.einsum("ij,jhw->ihw", torch.linalg.inv(to_yiq), turned).clamp(0, 1).float()
+
+
+def test_rotate_hue_is_a_yiq_chroma_turn() -> None:
+    x = TF.to_float(_images(b=5))
+    shifts = torch.tensor([0.1, -0.1, 0.5, -0.37, 0.0])
+    expected = torch.stack([_yiq_reference(img, float(s)) for img, s in zip(x, shifts, strict=True)])
+    assert torch.allclose(TF.rotate_hue(x, shifts), expected, atol=1e-5)
+
+
+def test_rotate_hue_keeps_greys_and_luma_and_turns_like_hsv() -> None:
+    # Mid-saturation colours stay inside the cube, so nothing is clipped.
+    x = 0.35 + 0.3 * TF.to_float(_images(b=4))
+    x[0, :, :3] = 0.6  # greys
+    shifts = torch.tensor([0.2, -0.15, 0.45, 0.05])
+    out = TF.rotate_hue(x, shifts)
+    assert torch.allclose(out[0, :, :3], x[0, :, :3], atol=1e-6)
+    luma = lambda t: 0.299 * t[:, 0] + 0.587 * t[:, 1] + 0.114 * t[:, 2]  # noqa: E731
+    assert torch.allclose(luma(out), luma(x), atol=1e-5)
+    # Turns compose and undo.
+    twice = TF.rotate_hue(TF.rotate_hue(x, shifts / 2), shifts / 2)
+    assert torch.allclose(twice, out, atol=1e-5)
+    assert torch.allclose(TF.rotate_hue(out, -shifts), x, atol=1e-5)
+    # The same direction as HSV: red turned by +1/6 leans to yellow (green above blue), by -1/6 to magenta,
+    # by 1/3 to green.
+    red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).expand(3, 3, 1, 1)
+    r = TF.rotate_hue(red, torch.tensor([1 / 6, -1 / 6, 1 / 3])).view(3, 3)
+    assert r[0, 1] > r[0, 2] + 0.3 and r[1, 2] > r[1, 1] + 0.3 and r[2, 1] == r[2].max()
 
 
 def test_contrast_and_saturation_blend() -> None:

@@ -77,6 +77,31 @@ def test_jitter_changes_colours_but_not_geometry() -> None:
     assert torch.allclose(none(images, torch.Generator().manual_seed(0)), TF.to_float(images), atol=1e-5)
 
 
+@pytest.mark.parametrize("c", [1, 3])
+def test_hue_space_changes_only_the_hue(c: int) -> None:
+    images = _images(6, 16, c)
+    views = {space: _transform(c, hue_space=space, jitter_prob=1.0)(images, torch.Generator().manual_seed(2))
+             for space in ("yiq", "hsv")}
+    # The same random draws either way: without a hue turn (or with one channel) the views are equal.
+    no_hue = {space: _transform(c, hue_space=space, hue=0.0)(images, torch.Generator().manual_seed(2))
+              for space in ("yiq", "hsv")}
+    assert all(torch.equal(a, b) for a, b in zip(no_hue["yiq"], no_hue["hsv"], strict=True))
+    same = all(torch.equal(a, b) for a, b in zip(views["yiq"], views["hsv"], strict=True))
+    assert same == (c == 1)
+
+
+def test_grayscale_only_on_the_chosen_images() -> None:
+    images = _images(64, 8, 3)
+    t = SimCLRViewTransform(mean=[0.0] * 3, std=[1.0] * 3, jitter_prob=0.0, grayscale_prob=0.5)
+    out = t(images, torch.Generator().manual_seed(4))
+    grey = (out[:, 0] == out[:, 1]).all(dim=(1, 2)) & (out[:, 1] == out[:, 2]).all(dim=(1, 2))
+    assert 10 < int(grey.sum()) < 54  # about half, and the others keep their colours
+    kept = SimCLRViewTransform(mean=[0.0] * 3, std=[1.0] * 3, jitter_prob=0.0, grayscale_prob=0.0)
+    colour = kept(images, torch.Generator().manual_seed(4))
+    assert torch.equal(out[~grey], colour[~grey])
+    assert torch.allclose(out[grey], TF.rgb_to_grayscale(colour[grey]), atol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs, name", [
     ({"crop_scale": (0.0, 1.0)}, "crop_scale"),
     ({"crop_scale": (0.8, 0.2)}, "crop_scale"),
@@ -89,6 +114,7 @@ def test_jitter_changes_colours_but_not_geometry() -> None:
     ({"brightness": -0.1}, "brightness"),
     ({"saturation": float("nan")}, "saturation"),
     ({"hue": 0.6}, "hue"),
+    ({"hue_space": "hsl"}, "hue_space"),
     ({"std": [1.0, 0.0, 1.0]}, "std"),
     ({"mean": [0.0, 0.0]}, "mean"),
 ])
