@@ -80,8 +80,9 @@ class AugmentParams(Frozen):
     hue: float = Field(0.1, ge=0, le=0.5, description="Colour jitter hue (SCAN: 0.1).")
     grayscale_prob: float = Field(0.2, ge=0, le=1, description="Random grayscale probability (SCAN: 0.2).")
     rotation: float = Field(0.0, ge=0, le=180, description="Max random rotation in degrees (IIC on MNIST: 25).")
-    hue_space: Literal["yiq", "hsv"] = Field("yiq", description="yiq: hue turns the YIQ chroma plane (one colour "
-                                             "matrix, DALI's hue); hsv: torchvision's HSV hue, ~10x slower on CPU.")
+    hue_space: Literal["hsv", "yiq"] = Field("hsv", description="hsv: torchvision's HSV hue (the reference); yiq: "
+                                             "a turn of the YIQ chroma plane, one colour matrix (DALI's hue), faster "
+                                             "on CPU (docs/speed.md).")
 
 
 class PretextParams(Frozen):

@@ -219,8 +219,8 @@ def bench_augment(images: np.ndarray, device: torch.device, args: argparse.Names
 
     rows: list[dict[str, Any]] = []
     on_device = f"SimCLRTransform on {device.type}, {torch.get_num_threads()} threads"
-    for name, fn, how in (("batched", batched("yiq"), on_device + ", YIQ hue (the default)"),
-                          ("batched_hsv", batched("hsv"), on_device + ", torchvision's HSV hue"),
+    for name, fn, how in (("batched", batched("hsv"), on_device + ", HSV hue (the default)"),
+                          ("batched_yiq", batched("yiq"), on_device + ", hue_space=yiq"),
                           ("per_sample", per_sample, f"torchvision/PIL DataLoader, {workers} workers")):
         seconds = statistics.median(_time(fn, device, repeats=3, budget=args.budget))
         rows.append({"name": name, "how": how, "images": n, "seconds": seconds, "images_per_s": n / seconds,

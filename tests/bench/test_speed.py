@@ -23,13 +23,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_augment_compares_both_paths_on_the_same_images(report: dict) -> None:
-    batched, batched_hsv, per_sample = report["sections"]["augment"]
-    assert (batched["name"], batched_hsv["name"], per_sample["name"]) == ("batched", "batched_hsv", "per_sample")
-    assert "YIQ" in batched["how"] and "HSV" in batched_hsv["how"]
-    for row in (batched, batched_hsv, per_sample):
+    batched, batched_yiq, per_sample = report["sections"]["augment"]
+    assert (batched["name"], batched_yiq["name"], per_sample["name"]) == ("batched", "batched_yiq", "per_sample")
+    assert "HSV" in batched["how"] and "yiq" in batched_yiq["how"]
+    for row in (batched, batched_yiq, per_sample):
         assert row["images"] == 48 and row["images_per_s"] > 0
         assert row["views_per_s"] == pytest.approx(2 * row["images_per_s"])
-    for row in (batched, batched_hsv):
+    for row in (batched, batched_yiq):
         assert row["speedup_vs_per_sample"] == pytest.approx(row["images_per_s"] / per_sample["images_per_s"])
     assert report["sections"]["images"]  # says where the images came from
 
