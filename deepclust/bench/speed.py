@@ -42,7 +42,7 @@ from deepclust.bench.kmeans import gaussian_mixture, implementations, run_kmeans
 from deepclust.cluster import backend, knn_search, neighbour_accuracy
 from deepclust.data.decode import decode_images
 from deepclust.engine import Runtime
-from deepclust.engine.runtime import speed_options
+from deepclust.engine.runtime import keep_freed_memory, speed_options
 from deepclust.engine.state import TrainState
 from deepclust.io import write_json
 from deepclust.methods import SimCLR
@@ -423,8 +423,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
+    malloc_tuned = keep_freed_memory(os.environ)  # as every stage does (Runtime.auto)
     with thread_limit(args.threads):
-        env = environment()
+        env = {**environment(), "malloc_tuned": malloc_tuned}
         print(" ".join(f"{key}={value}" for key, value in env.items()), flush=True)
         sections = _run_sections(args, device)
     # Each step configuration resets the CUDA peak; the last reset's peak also covers knn and kmeans.
