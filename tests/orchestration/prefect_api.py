@@ -31,13 +31,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def api(url: str, path: str, body: dict | None = None, method: str | None = None) -> object:
+def api(url: str, path: str, body: dict | None = None, method: str | None = None, attempts: int = 5) -> object:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{url}{path}", data=data, headers={"Content-Type": "application/json"},
-                                     method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        text = response.read()
-        return json.loads(text) if text else None
+    for attempt in range(attempts):
+        request = urllib.request.Request(f"{url}{path}", data=data, headers={"Content-Type": "application/json"},
+                                         method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read()
+                return json.loads(text) if text else None
+        except urllib.error.HTTPError as exc:
+            # The server answers 503 while its SQLite database is locked by another writer (a served flow's
+            # heartbeat): seen once in CI on a deployment DELETE. Anything else, or a lasting 503, is an error.
+            if exc.code != 503 or attempt == attempts - 1:
+                raise
+            time.sleep(1.0 + attempt)
+    raise AssertionError("unreachable")
 
 
 def delete_deployment(url: str, name: str) -> None:
