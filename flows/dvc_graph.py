@@ -60,6 +60,12 @@ class Plan:
                 keep.update(stage.upstream)
         return Plan(self.pipeline, self.dataset, tuple(s for s in self.stages if s.address in keep))
 
+    def split_first(self, kind: str) -> tuple[Plan, Plan]:
+        """(the stages of KIND, the rest): KIND's stages have no upstream in the plan (prepare)."""
+        first = tuple(s for s in self.stages if s.meta.get("kind") == kind)
+        rest = tuple(s for s in self.stages if s not in first)
+        return Plan(self.pipeline, self.dataset, first), Plan(self.pipeline, self.dataset, rest)
+
     @property
     def params(self) -> list[str]:
         """Every params.yaml key the plan's stages declare, once, in plan order."""

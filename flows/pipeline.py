@@ -11,6 +11,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.dvc_graph import Plan, StageInfo, plan_pipeline, resolve_root
 from flows.metrics import publish_metrics, read_metrics
 from flows.params import read_params
+from flows.serve import declared
 from flows.workspace import open_workspace, save_experiment
 from tasks._process import stop_groups_on_sigterm
 from tasks.dvc_stage import repro_stage
@@ -23,6 +24,29 @@ def _stage_task(stage: StageInfo) -> Any:
     return (
         repro_stage.with_options(tags={GPU_TAG}) if int(stage.meta.get("gpus", 0) or 0) > 0 else repro_stage
     )
+
+
+def ensure_run(root: str, pipeline: str, dataset: str, seed: int | None) -> None:
+    """Adds PIPELINE on DATASET at SEED (default: the reference seed) to params.yaml `runs` when no run asks for it
+    yet, and syncs the dvc.yaml files (pipelines/declare.py; one writer at a time)."""
+    from pathlib import Path
+
+    from pipelines import load_graph
+    from pipelines.declare import ensure_asked
+
+    graph = load_graph(Path(root))
+    ensure_asked(pipeline, dataset, [graph.seeds[0] if seed is None else seed], Path(root))
+
+
+def check_fits(root: str, dataset: str) -> None:
+    """Raises (one line) when a run asked for on DATASET cannot work on its prepared data."""
+    from pathlib import Path
+
+    from pipelines import fit_problems, load_graph
+
+    found = fit_problems(load_graph(Path(root)), Path(root), dataset)
+    if found:
+        raise ValueError(f"params.yaml: {found[0]}")
 
 
 def _forced(plan: Plan, from_stage: str | None) -> set[str]:
@@ -60,8 +84,10 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """Runs PIPELINE on DATASET through DVC; returns its stages ("ran"|"skipped"), metrics and params.
 
-    SEED is one of params.yaml's `seeds` (default: the first, the reference seed); each seed's stages are
-    separate DVC stages, so runs of different seeds never recompute each other's work.
+    SEED is any seed (default: the first of params.yaml's `seeds`, the reference seed); each seed's stages are
+    separate DVC stages, so runs of different seeds never recompute each other's work. A run no params.yaml
+    `runs` entry asks for yet is added there first (pipelines/declare.py). Once the data set is prepared, its
+    params are checked against the data (K and neighbours against N, ...) before any other stage starts.
 
     OVERRIDES are dotted params.yaml keys (`{"scan.digits.entropy_weight": 3.0}`). They never touch the
     checkout's params.yaml: the run goes to its own git worktree (flows/workspace.py), where DVC re-runs
@@ -77,11 +103,18 @@ def run_pipeline(
     workdir, experiment = open_workspace(repo, overrides) if overrides else (repo, None)
     if experiment:
         logger.info("overrides %s run in %s (DVC experiment %s)", overrides, workdir, experiment)
+    if declared(workdir) is not None:  # a deepclust project: a run not yet asked for declares itself
+        ensure_run(workdir, pipeline, dataset, seed)
     plan = plan_pipeline(workdir, pipeline, dataset, seed)
     plan = plan.upstream_of(plan.find(to_stage).address) if to_stage else plan
     with stop_groups_on_sigterm():  # a cancelled run (SIGTERM) stops its stages at once
-        futures = submit_stages(plan, workdir, _forced(plan, from_stage), remote)
-        stages = {address: future.result() for address, future in futures.items()}
+        first, rest = plan.split_first("prepare")
+        stages = {address: future.result() for address, future in submit_stages(
+            first, workdir, _forced(plan, from_stage), remote).items()}
+        if declared(workdir) is not None:
+            check_fits(workdir, dataset)
+        futures = submit_stages(rest, workdir, _forced(plan, from_stage), remote)
+        stages.update({address: future.result() for address, future in futures.items()})
     metrics = read_metrics(workdir, plan)
     params = read_params(workdir, plan.params)
     if experiment:

@@ -1,4 +1,8 @@
-"""Serves one deployment `deepclust/<pipeline>-<dataset>` per terminal stage in DVC's graph, from one process.
+"""Serves one deployment `deepclust/<pipeline>-<dataset>` per declared pipeline x data set, from one process.
+
+A deployment's run declares itself in params.yaml `runs` when it is new (pipelines/declare.py), so the DVC graph
+holds only what was run or asked for while every pipeline x data set stays one command away. A plain DVC project
+(no `pipelines` in its params.yaml) gets one deployment per terminal stage of its graph instead.
 
 prefect server start                      # once, from the repository root (prefect.toml sets the API url)
 python -m flows.serve                     # or: python -m flows.serve --list
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from flows.dvc_graph import list_pipelines, resolve_root
@@ -23,14 +28,26 @@ def deployment_name(pipeline: str, dataset: str) -> str:
     return f"{pipeline}-{dataset}" if dataset else pipeline
 
 
+def declared(root: str) -> list[tuple[str, str]] | None:
+    """(pipeline, data set) for every declared pipeline x data set of a deepclust project, else None."""
+    import yaml
+
+    path = Path(root) / "params.yaml"
+    params = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    if "pipelines" not in params:
+        return None
+    return [(p, d) for p in params["pipelines"] for d in params.get("datasets") or {}]
+
+
 def deployment_specs(root: str) -> dict[str, dict[str, Any]]:
-    """Deployment name -> `to_deployment` keyword arguments, for every (pipeline, data set) in the graph."""
+    """Deployment name -> `to_deployment` keyword arguments, for every (pipeline, data set)."""
+    pairs = declared(root)
     specs = {
         deployment_name(pipeline, dataset): {
             "parameters": {"pipeline": pipeline, "dataset": dataset},
             "tags": [pipeline, dataset] if dataset else [pipeline],
         }
-        for pipeline, dataset in list_pipelines(root)
+        for pipeline, dataset in (pairs if pairs is not None else list_pipelines(root))
     }
     for name, extra in OVERRIDES.items():
         if name in specs:
@@ -44,15 +61,10 @@ def deployment_specs(root: str) -> dict[str, dict[str, Any]]:
 
 
 def _sync(root: str) -> None:
-    """Regenerates the dvc.yaml files when params.yaml's `pipelines`, `seeds` or `main` changed."""
-    from pathlib import Path
-
-    import yaml
-
+    """Brings a deepclust project's generated dvc.yaml files up to date with its params.yaml."""
     from pipelines import sync
 
-    params = Path(root) / "params.yaml"
-    if params.exists() and "pipelines" in (yaml.safe_load(params.read_text()) or {}):
+    if declared(root) is not None:
         for change in sync(Path(root)):
             print(f"[pipelines] {change}", file=sys.stderr)
 

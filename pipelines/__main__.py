@@ -1,9 +1,10 @@
-"""`python -m pipelines {sync,check,list,run}`: keep the dvc.yaml files current, list or run a pipeline.
+"""`python -m pipelines {sync,check,list,run,bench,show}`: keep the dvc.yaml files current, list, run or inspect.
 
     python -m pipelines sync                       # regenerate dvc.yaml files from params.yaml
     python -m pipelines check                      # exit 1 when a generated file is stale
-    python -m pipelines list [--dataset digits]    # pipelines, their stages, and the DVC address of each
-    python -m pipelines run scan mnist-parquet [--seed 1]   # sync, `dvc repro` that pipeline, print metrics
+    python -m pipelines list                       # pipelines, their stages, and the runs asked for
+    python -m pipelines run scan mnist-parquet [--seed 1]   # declare the run if new, sync, `dvc repro` it, metrics
+    python -m pipelines show scan cifar10-parquet [--stage pretext]   # every setting and the layer it came from
     python -m pipelines bench digits               # params.yaml `bench.digits`: every run it needs, then the table
     python -m pipelines bench digits --pipelines scan --seeds 0 1 2 3 4 --out reports/scan-5-seeds
 """
@@ -11,52 +12,48 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
+from deepclust.errors import DeepclustError
 from pipelines import ROOT, DeclarationError, load_graph, stale_files, sync
+from pipelines.declare import ensure_asked
 from pipelines.graph import Graph
-from pipelines.render import bench_argv, instance_dir
+from pipelines.render import address, bench_argv, instance_dir
+from stages.resolve import resolve
+
+RUNTIME_ENV = ("OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "DEEPCLUST_COMPILE", "DEEPCLUST_CHANNELS_LAST",
+               "DEEPCLUST_MALLOC_TUNING")  # not params: they change speed, and floating-point summation order
 
 
-def stage_file(graph: Graph, seed: int) -> str:
-    """The dvc.yaml that holds SEED's stages."""
-    return "pipelines/dvc.yaml" if seed == graph.seeds[0] else f"pipelines/seed{seed}/dvc.yaml"
+def _dvc(*args: str) -> int:
+    cmd = [sys.executable, "-m", "dvc", *args]
+    print("$ dvc " + " ".join(args), flush=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.call(cmd, cwd=ROOT, env=env)  # the stages' `python` is this interpreter's
 
 
-def address(graph: Graph, name: str, dataset: str, seed: int) -> str:
-    """`dvc repro` address of instance NAME on DATASET at SEED (prepare lives in pipelines/dvc.yaml)."""
-    where = "pipelines/dvc.yaml" if graph.instance(name).kind == "prepare" else stage_file(graph, seed)
-    return f"{where}:{name}@{dataset}"
-
-
-def _list(graph: Graph, dataset: str) -> None:
-    print(f"seeds: {', '.join(map(str, graph.seeds))} (reference: {graph.seeds[0]}); "
-          f"main job: {', '.join(graph.main_pipelines)} on {graph.main_dataset}")
+def _list(graph: Graph) -> None:
+    print(f"main job: {', '.join(graph.main.pipelines)} on {graph.main.dataset}, seed {graph.main.seeds[0]} "
+          f"(a bare `dvc repro`); default seeds: {', '.join(map(str, graph.seeds))}")
     for pipe in graph.pipelines:
-        terminal = graph.terminal(pipe.name)
-        chain = [*terminal.upstream, terminal.name]
+        chain = [i.name for i in graph.chain(pipe.name)]
         print(f"\n{pipe.name}: {' -> '.join(chain)}")
-        print(f"  dvc repro {address(graph, terminal.name, dataset, graph.seeds[0])}")
+    print("\nruns asked for (data set, seed: pipelines):")
+    for (ds, seed), pipelines in graph.asked().items():
+        print(f"  {ds}, seed {seed}: {', '.join(pipelines)}")
+    print("\n`python -m pipelines run <pipeline> <data set> [--seed S]` runs any other one (and declares it).")
 
 
-def _run(graph: Graph, pipeline: str, dataset: str, seed: int | None, force: bool, report: bool = True) -> int:
+def _run(pipeline: str, dataset: str, seed: int | None, force: bool, report: bool = True) -> int:
+    graph = load_graph(ROOT)
     seed = graph.seeds[0] if seed is None else seed
-    if seed not in graph.seeds:
-        print(f"error: seed {seed} is not in params.yaml seeds {list(graph.seeds)}", file=sys.stderr)
-        return 2
-    datasets = yaml.safe_load((ROOT / "params.yaml").read_text()).get("datasets") or {}
-    if dataset not in datasets:
-        print(f"error: unknown data set {dataset!r}; params.yaml defines {sorted(datasets)}", file=sys.stderr)
-        return 2
+    graph = ensure_asked(pipeline, dataset, [seed])
     terminal = graph.terminal(pipeline)
-    cmd = [sys.executable, "-m", "dvc", "repro", *(["-f"] if force else []),
-           address(graph, terminal.name, dataset, seed)]
-    print("$ " + " ".join(cmd[2:]), flush=True)
-    code = subprocess.call(cmd, cwd=ROOT)
+    code = _dvc("repro", *(["-f"] if force else []), address(dataset, seed, terminal.name))
     if code == 0 and report and terminal.kind == "evaluate":
         metrics = f"{instance_dir(dataset, seed, terminal.name)}/metrics.json"
         code = subprocess.call([sys.executable, "-m", "stages.report", "--dataset", dataset,
@@ -64,34 +61,65 @@ def _run(graph: Graph, pipeline: str, dataset: str, seed: int | None, force: boo
     return code
 
 
-def _bench(graph: Graph, dataset: str, pipelines: list[str] | None, seeds: list[int] | None, out: str | None,
-           force: bool) -> int:
-    """`bench.<ds>` of params.yaml through its DVC stage; other pipelines/seeds: each run through DVC, then
-    the table into OUT (the tracked reports/bench-<ds>.* stay as DVC wrote them)."""
+def _bench(dataset: str, pipelines: list[str] | None, seeds: list[int] | None, out: str | None, force: bool) -> int:
+    """`bench.<ds>` of params.yaml through its DVC stage; other pipelines/seeds: each run through DVC (declared in
+    `runs` first), then the table into OUT (the tracked reports/bench-<ds>.* stay as DVC wrote them)."""
+    graph = load_graph(ROOT)
     bench = next((b for b in graph.benches if b.dataset == dataset), None)
     if pipelines is None and seeds is None and out is None:
         if bench is None:
-            print(f"error: params.yaml has no bench.{dataset}; add one, or pass --pipelines/--seeds/--out",
-                  file=sys.stderr)
-            return 2
-        cmd = [sys.executable, "-m", "dvc", "repro", *(["-f"] if force else []),
-               f"pipelines/bench/dvc.yaml:bench-{dataset}"]
-        print("$ " + " ".join(cmd[2:]), flush=True)
-        code = subprocess.call(cmd, cwd=ROOT)
+            raise DeclarationError(f"params.yaml has no bench.{dataset}; add one, or pass --pipelines/--seeds/--out")
+        for change in sync(ROOT):
+            print(f"[pipelines] {change}")
+        code = _dvc("repro", *(["-f"] if force else []), f"pipelines/bench/dvc.yaml:bench-{dataset}")
         if code == 0:
             print((ROOT / f"reports/bench-{dataset}.md").read_text().split("\n## Cost")[0])
         return code
-    chosen = pipelines or (list(bench.pipelines) if bench else [p.name for p in graph.pipelines
-                                                                 if p.stages[-1] == "evaluate"])
-    seed_list = seeds or (list(bench.seeds) if bench else list(graph.seeds))
+    scored = [p.name for p in graph.pipelines if p.stages[-1] == "evaluate"]
+    chosen = pipelines or list(bench.pipelines if bench else scored)
+    seed_list = seeds or list(bench.seeds if bench else graph.seeds)
+    for pipeline in chosen:
+        ensure_asked(pipeline, dataset, seed_list)
     for seed in seed_list:
         for pipeline in chosen:
-            code = _run(graph, pipeline, dataset, seed, force, report=False)
+            code = _run(pipeline, dataset, seed, force, report=False)
             if code:
                 return code
-    argv = bench_argv(graph, dataset, chosen, seed_list, bench.published if bench else None,
+    argv = bench_argv(load_graph(ROOT), dataset, chosen, seed_list, bench.published if bench else None,
                       out or f"reports/adhoc-{dataset}")
     return subprocess.call([sys.executable, *" ".join(argv).split()[1:]], cwd=ROOT)
+
+
+def _show(pipeline: str, dataset: str, stage: str | None, as_json: bool) -> int:
+    graph = load_graph(ROOT)
+    chain = [i for i in graph.chain(pipeline)]
+    if stage is not None:
+        chain = [i for i in chain if stage in (i.name, i.kind)]
+        if not chain:
+            names = ", ".join(f"{i.kind} ({i.name})" for i in graph.chain(pipeline))
+            raise DeclarationError(f"pipeline {pipeline} has no stage {stage!r}; its stages: {names}")
+    seed = graph.seeds[0]
+    shown = []
+    for inst in chain:
+        resolved = resolve(graph.params, inst.kind, dataset, inst.variant)
+        values = resolved.values()
+        shown.append({"stage": inst.name, "kind": inst.kind, "address": address(dataset, seed, inst.name),
+                      "keys": list(resolved.keys),
+                      "values": {k: {"value": v, "from": resolved.layers.get(k, "?")} for k, v in values.items()}})
+    env = {name: os.environ[name] for name in RUNTIME_ENV if name in os.environ}
+    if as_json:
+        print(json.dumps({"pipeline": pipeline, "dataset": dataset, "stages": shown, "environment": env}, indent=1))
+        return 0
+    for item in shown:
+        print(f"\n{item['kind']} ({item['address']}): reads params.yaml {', '.join(item['keys']) or 'nothing'}")
+        width = max((len(k) for k in item["values"]), default=0)
+        for key, cell in item["values"].items():
+            value = json.dumps(cell["value"])
+            print(f"  {key:<{width}}  {value:<24}  {cell['from']}")
+    listed = ", ".join(f"{k}={v}" for k, v in env.items()) or "none set"
+    print(f"\nruntime (environment, not params): {listed}; these change speed and floating-point summation order, "
+          "not the settings (stages record theirs in params.json and metrics.json)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,14 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command")
     sub.add_parser("sync", help="regenerate the dvc.yaml files (the default command)")
     sub.add_parser("check", help="exit 1 when a generated dvc.yaml is stale")
-    ls = sub.add_parser("list", help="pipelines, their stage instances and DVC addresses")
-    ls.add_argument("--dataset", default=None, help="data set for the addresses (default: the main one)")
-    run = sub.add_parser("run", help="sync, then `dvc repro` one pipeline on one data set and print its metrics")
+    sub.add_parser("list", help="pipelines, their stage instances and the runs asked for")
+    run = sub.add_parser("run", help="declare the run if new, sync, `dvc repro` it and print its metrics")
     run.add_argument("pipeline")
     run.add_argument("dataset")
-    run.add_argument("--seed", type=int, default=None, help="one of params.yaml `seeds` (default: the first)")
+    run.add_argument("--seed", type=int, default=None, help="any seed >= 0 (default: the first of params.yaml seeds)")
     run.add_argument("-f", "--force", action="store_true", help="re-run every stage of the pipeline")
-    bench = sub.add_parser("bench", help="sync, run every pipeline x seed of a benchmark (resuming), write its table")
+    show = sub.add_parser("show", help="every setting of a pipeline's stages on a data set and the layer it came from")
+    show.add_argument("pipeline")
+    show.add_argument("dataset")
+    show.add_argument("--stage", default=None, help="one stage: its kind (pretext) or its name")
+    show.add_argument("--json", action="store_true", help="machine-readable")
+    bench = sub.add_parser("bench", help="run every pipeline x seed of a benchmark (resuming), write its table")
     bench.add_argument("dataset")
     bench.add_argument("--pipelines", nargs="+", default=None, help="instead of params.yaml bench.<ds>.pipelines")
     bench.add_argument("--seeds", nargs="+", type=int, default=None, help="instead of bench.<ds>.seeds")
@@ -115,21 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("-f", "--force", action="store_true", help="re-run every stage (not only missing ones)")
     args = ap.parse_args(argv)
     try:
-        graph = load_graph(ROOT)
         if args.command == "check":
             stale = stale_files(ROOT)
             for path in stale:
                 print(f"stale: {Path(path).relative_to(ROOT)}; run `python -m pipelines sync`")
             return 1 if stale else 0
+        if args.command == "run":
+            return _run(args.pipeline, args.dataset, args.seed, args.force)
+        if args.command == "bench":
+            return _bench(args.dataset, args.pipelines, args.seeds, args.out, args.force)
+        if args.command == "show":
+            return _show(args.pipeline, args.dataset, args.stage, args.json)
         for change in sync(ROOT):
             print(f"[pipelines] {change}")
         if args.command == "list":
-            _list(graph, args.dataset or graph.main_dataset)
-        elif args.command == "run":
-            return _run(graph, args.pipeline, args.dataset, args.seed, args.force)
-        elif args.command == "bench":
-            return _bench(graph, args.dataset, args.pipelines, args.seeds, args.out, args.force)
-    except DeclarationError as exc:
+            _list(load_graph(ROOT))
+    except (DeclarationError, DeepclustError) as exc:  # bad declarations or params: one line, nothing ran
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -1,4 +1,5 @@
-"""Pipelines as data: the `pipelines` declaration of params.yaml expanded into shared stage instances.
+"""Pipelines as data, and the runs asked for: params.yaml's `pipelines`, `main`, `bench` and `runs` expanded into
+the stage instances DVC runs.
 
 A pipeline is a sequence of stage kinds, optionally with per-stage params that override `<stage>.<preset>`:
 
@@ -7,29 +8,33 @@ A pipeline is a sequence of stage kinds, optionally with per-stage params that o
       kmeans: [prepare, pretext, embed, kmeans, evaluate]
       scan-on-features: {stages: [prepare, embed, mine, scan, selflabel, evaluate], scan: {head: mlp}}
 
-Two pipelines share a stage instance when everything up to and including it is the same (kinds and
-overrides): `kmeans` above reuses `scan`'s prepare, pretext and embed, so they run once. The pipelines form
-a prefix tree; each node is one DVC stage per data set and seed. An instance is named after the first
-pipeline (in declaration order) that reaches it: `<kind>-<pipeline>`, or just `<kind>` when the pipeline is
-named after it, or `prepare` (one per data set). Append new pipelines at the end: names, and so paths and
-`dvc.lock` entries, of the existing ones then stay as they are.
+An instance is named after its path, the kinds from the first stage after `prepare` up to it:
+`pretext-embed-mine-scan` is SCAN on the SimCLR backbone, `embed-kmeans` k-means on the raw input. A stage that
+a pipeline overrides is that pipeline's own and carries its name (`embed-mine-scan_scan-on-features`), and so does
+everything after it. Two pipelines share every instance up to where their paths part (`kmeans` reuses `scan`'s
+pretext and embed), so shared stages run once, and a name depends on nothing but the path: declaring, reordering
+or deleting another pipeline never renames a stage or moves its output folder.
+
+The graph holds only the runs asked for: `main` (what a bare `dvc repro` runs), `bench` (the benchmark tables) and
+`runs` (the runs a user declared, or started with `python -m pipelines run` or a deployment, which add
+themselves), each a data set x pipelines x seeds. Declaring a pipeline costs nothing until a run uses it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.kinds import KINDS, Kind
+from stages.kinds import KINDS, Kind, all_kinds
 
 NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
 class DeclarationError(ValueError):
-    """The pipelines declaration (or seeds / main) in params.yaml is invalid; the message says where."""
+    """The declarations in params.yaml (pipelines, main, bench, runs, seeds) are invalid; the message says where."""
 
 
 @dataclass(frozen=True)
@@ -53,27 +58,23 @@ class Wire:
 
 @dataclass
 class Instance:
-    """One stage instance of the graph (a DVC `foreach` group over data sets, per seed).
+    """One stage instance (a DVC stage per data set and seed that runs it).
 
     Attributes:
-        name: DVC stage group name and output folder (`pretext-scan`, `scan`, `evaluate-kmeans`).
+        name: DVC stage name and output folder: its path (`pretext-embed-mine-scan`), or `prepare`.
         kind: The stage kind it runs.
-        owner: The first pipeline that reaches it; its overrides (if any) apply.
+        variant: The pipeline whose `pipelines.<variant>.<kind>` overrides its params, or None.
         wires: Inputs, resolved to upstream instances.
-        override: True when `pipelines.<owner>.<kind>` overrides its params.
-        upstream: Every instance before it in the owner's pipeline, in order.
-        terminal_of: The pipelines that end here.
-        used_by: Every pipeline that runs it.
+        upstream: Every instance before it on its path, in order (prepare first).
+        terminal_of: The declared pipelines that end here.
     """
 
     name: str
     kind: str
-    owner: str
+    variant: str | None
     wires: tuple[Wire, ...]
-    override: bool
     upstream: tuple[str, ...]
     terminal_of: list[str] = field(default_factory=list)
-    used_by: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -87,33 +88,73 @@ class Bench:
 
 
 @dataclass(frozen=True)
+class Run:
+    """Pipelines x seeds on one data set, asked for by `main`, a `bench` entry or a `runs` entry."""
+
+    dataset: str
+    pipelines: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Graph:
-    """Every instance (upstream first), the pipelines, the seeds, the main job and the benchmarks."""
+    """Every instance of every declared pipeline (upstream first), the declarations, and the runs asked for."""
 
     instances: tuple[Instance, ...]
     pipelines: tuple[Pipeline, ...]
     seeds: tuple[int, ...]
-    main_dataset: str
-    main_pipelines: tuple[str, ...]
+    main: Run
     benches: tuple[Bench, ...] = ()
+    runs: tuple[Run, ...] = ()
     nproc_per_node: Mapping[str, int] = field(default_factory=dict)  # training stage kind -> processes (> 1)
+    params: Mapping[str, Any] = field(default_factory=dict)  # the loaded params.yaml
 
     def instance(self, name: str) -> Instance:
-        return next(i for i in self.instances if i.name == name)
+        found = next((i for i in self.instances if i.name == name), None)
+        if found is None:
+            raise DeclarationError(f"unknown stage {name!r}")
+        return found
+
+    def pipeline(self, name: str) -> Pipeline:
+        found = next((p for p in self.pipelines if p.name == name), None)
+        if found is None:
+            known = ", ".join(p.name for p in self.pipelines)
+            raise DeclarationError(f"unknown pipeline '{name}'; declared: {known}")
+        return found
 
     def terminal(self, pipeline: str) -> Instance:
         """The instance a pipeline ends with."""
-        for inst in self.instances:
-            if pipeline in inst.terminal_of:
-                return inst
-        known = ", ".join(p.name for p in self.pipelines)
-        raise DeclarationError(f"unknown pipeline '{pipeline}'; declared: {known}")
+        self.pipeline(pipeline)
+        return next(i for i in self.instances if pipeline in i.terminal_of)
+
+    def chain(self, pipeline: str) -> list[Instance]:
+        """The instances a pipeline runs, prepare first."""
+        end = self.terminal(pipeline)
+        return [*(self.instance(n) for n in end.upstream), end]
+
+    def asked(self) -> dict[tuple[str, int], list[str]]:
+        """(data set, seed) -> the pipelines asked for there (main, benches, runs), in declaration order."""
+        out: dict[tuple[str, int], list[str]] = {}
+        for run in (self.main, *(Run(b.dataset, b.pipelines, b.seeds) for b in self.benches), *self.runs):
+            for seed in run.seeds:
+                chosen = out.setdefault((run.dataset, seed), [])
+                chosen += [p for p in run.pipelines if p not in chosen]
+        return out
+
+    def instances_for(self, pipelines: Iterable[str]) -> list[Instance]:
+        """The instances the PIPELINES run, each once, upstream first."""
+        names = {i.name for p in pipelines for i in self.chain(p)}
+        return [i for i in self.instances if i.name in names]
+
+    def is_asked(self, pipeline: str, dataset: str, seed: int) -> bool:
+        return pipeline in self.asked().get((dataset, seed), [])
 
 
 def parse_pipelines(raw: Any) -> list[Pipeline]:
     """Reads the `pipelines` mapping: name -> [kinds] or {stages: [kinds], <kind>: {param: value}}."""
     if not isinstance(raw, Mapping) or not raw:
         raise DeclarationError("params.yaml: `pipelines` must map pipeline names to lists of stage kinds")
+    all_kinds()  # loads every declaration
     out = []
     for name, spec in raw.items():
         where = f"pipelines.{name}"
@@ -134,10 +175,6 @@ def parse_pipelines(raw: Any) -> list[Pipeline]:
                     f"({', '.join(stages)})")
         out.append(Pipeline(name, stages, overrides))
     return out
-
-
-def _name(kind: str, owner: str) -> str:
-    return kind if kind in ("prepare", owner) else f"{kind}-{owner}"
 
 
 def _wire(kind: Kind, chain: list[Instance], pipeline: str, position: int) -> tuple[Wire, ...]:
@@ -164,48 +201,62 @@ def _wire(kind: Kind, chain: list[Instance], pipeline: str, position: int) -> tu
 
 def expand(pipelines: Sequence[Pipeline]) -> list[Instance]:
     """The prefix tree of the pipelines as instances, upstream first; each pipeline's terminal marked."""
-    by_key: dict[tuple, Instance] = {}
-    names: set[str] = set()
+    by_path: dict[tuple[str, ...], Instance] = {}
     ends: dict[str, str] = {}
     for pipe in pipelines:
         if pipe.stages[0] != "prepare" or "prepare" in pipe.stages[1:]:
             raise DeclarationError(f"params.yaml: pipelines.{pipe.name}: must start with prepare (and only once)")
-        key: tuple = ()
+        path: tuple[str, ...] = ()
         chain: list[Instance] = []
         for position, kind in enumerate(pipe.stages):
-            override = pipe.overrides.get(kind)
-            key += ((kind, json.dumps(override, sort_keys=True) if override else None),)
-            if key not in by_key:
-                name = _name(kind, pipe.name)
-                while name in names:  # the same kind twice in one pipeline
-                    name += "-2"
-                names.add(name)
-                by_key[key] = Instance(name, kind, pipe.name, _wire(KINDS[kind], chain, pipe.name, position),
-                                       override is not None, tuple(i.name for i in chain))
-            chain.append(by_key[key])
-            chain[-1].used_by.append(pipe.name)
+            variant = pipe.name if kind in pipe.overrides else None
+            path += () if kind == "prepare" else (kind if variant is None else f"{kind}_{variant}",)
+            if path not in by_path:
+                name = "-".join(path) or "prepare"
+                twin = next((p for p, i in by_path.items() if i.name == name), None)
+                if twin is not None:
+                    raise DeclarationError(f"params.yaml: pipelines.{pipe.name}: its stage {name!r} has the name of "
+                                           "another stage path; rename the pipeline")
+                by_path[path] = Instance(name, kind, variant, _wire(KINDS[kind], chain, pipe.name, position),
+                                         tuple(i.name for i in chain))
+            chain.append(by_path[path])
         if chain[-1].name in ends.values():
             twin = next(p for p, n in ends.items() if n == chain[-1].name)
             raise DeclarationError(f"params.yaml: pipelines.{pipe.name} is the same as pipelines.{twin}")
         ends[pipe.name] = chain[-1].name
         chain[-1].terminal_of.append(pipe.name)
-    return list(by_key.values())
+    return list(by_path.values())
 
 
-def parse_seeds(raw: Any) -> tuple[int, ...]:
-    """`seeds`: a non-empty list of distinct non-negative integers; the first is the reference seed."""
-    if raw is None:
-        return (0,)
+def _seeds(raw: Any, where: str) -> tuple[int, ...]:
     ok = isinstance(raw, list) and raw and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in raw)
     if not ok or len(set(raw)) != len(raw):
-        raise DeclarationError(f"params.yaml: seeds must be a list of distinct integers >= 0, got {raw!r}")
+        raise DeclarationError(f"params.yaml: {where} must be a list of distinct integers >= 0, got {raw!r}")
     return tuple(raw)
 
 
-def parse_nproc(raw: Any, kinds: set[str]) -> dict[str, int]:
+def _pipelines(raw: Any, pipes: Sequence[Pipeline], where: str) -> tuple[str, ...]:
+    """`all` (every declared pipeline that ends in evaluate) or a list of declared pipelines."""
+    scored = [p.name for p in pipes if p.stages[-1] == "evaluate"]
+    if raw == "all":
+        return tuple(scored)
+    names = [p.name for p in pipes]
+    if not isinstance(raw, list) or not raw or any(p not in names for p in raw):
+        raise DeclarationError(f"params.yaml: {where}: `all` or a list of declared pipelines ({', '.join(names)}), "
+                               f"got {raw!r}")
+    return tuple(raw)
+
+
+def _dataset(name: Any, datasets: Mapping[str, Any], where: str) -> str:
+    if name not in datasets:
+        raise DeclarationError(f"params.yaml: {where}: unknown data set {name!r}; `datasets` has {sorted(datasets)}")
+    return str(name)
+
+
+def parse_nproc(raw: Any) -> dict[str, int]:
     """`nproc_per_node`: training stage kind -> processes per node (1 when absent); only counts > 1 are kept."""
     raw = {} if raw is None else raw
-    trains = sorted(k for k in kinds if KINDS[k].trains)
+    trains = sorted(k for k, kind in KINDS.items() if kind.trains)
     if not isinstance(raw, dict) or any(k not in trains or isinstance(v, bool) or not isinstance(v, int) or v < 1
                                         for k, v in raw.items()):
         raise DeclarationError(f"params.yaml: nproc_per_node maps training stage kinds ({', '.join(trains)}) to "
@@ -213,66 +264,67 @@ def parse_nproc(raw: Any, kinds: set[str]) -> dict[str, int]:
     return {k: v for k, v in raw.items() if v > 1}
 
 
-def check_presets(params: Mapping[str, Any], kinds: set[str]) -> None:
-    """Every data set names a preset with a block in every stage section in use (DVC reads
-    `<stage>.${item.preset}` for every data set, so one missing key would break every `dvc` command)."""
-    for name, block in (params.get("datasets") or {}).items():
-        preset = block.get("preset") if isinstance(block, Mapping) else None
-        if not isinstance(preset, str):
-            raise DeclarationError(
-                f"params.yaml: datasets.{name}.preset is missing: every data set names the preset whose stage "
-                "settings it uses (its own name for a built-in one, e.g. `preset: cifar10-parquet` for your images)")
-        missing = sorted(k for k in kinds if preset not in (params.get(k) or {}))
-        if missing:
-            raise DeclarationError(f"params.yaml: data set {name!r} uses preset {preset!r}, which has no block in "
-                                   f"{', '.join(f'{k}.{preset}' for k in missing)}")
-
-
 def parse_benches(raw: Any, pipes: Sequence[Pipeline], seeds: Sequence[int],
                   datasets: Mapping[str, Any]) -> tuple[Bench, ...]:
-    """`bench`: data set -> {pipelines: [...] (default: every declared pipeline that ends in evaluate),
-    seeds: [...] (default: all of `seeds`), published: key}."""
+    """`bench`: data set -> {pipelines: [...] (default `all`), seeds: [...] (default `seeds`), published: key}."""
     if raw is None:
         return ()
     if not isinstance(raw, Mapping):
         raise DeclarationError("params.yaml: bench must map data sets to {pipelines, seeds, published}")
-    scored = [p.name for p in pipes if p.stages[-1] == "evaluate"]
     out = []
     for dataset, spec in raw.items():
-        where = f"params.yaml: bench.{dataset}"
+        where = f"bench.{dataset}"
         spec = spec or {}
-        if dataset not in datasets:
-            raise DeclarationError(f"{where}: unknown data set; `datasets` has {sorted(datasets)}")
-        unknown = set(spec) - {"pipelines", "seeds", "published"}
-        if not isinstance(spec, Mapping) or unknown:
-            raise DeclarationError(f"{where}: expected {{pipelines, seeds, published}}, got {sorted(unknown)}")
-        chosen = spec.get("pipelines", "all")
-        chosen = scored if chosen == "all" else chosen
-        if not isinstance(chosen, list) or not chosen or any(p not in scored for p in chosen):
-            raise DeclarationError(f"{where}.pipelines: `all` or a list of declared pipelines that end in evaluate "
-                                   f"({', '.join(scored)}), got {chosen!r}")
-        bench_seeds = spec.get("seeds", list(seeds))
-        if not isinstance(bench_seeds, list) or not bench_seeds or any(s not in seeds for s in bench_seeds):
-            raise DeclarationError(f"{where}.seeds: a list of params.yaml seeds {list(seeds)}, got {bench_seeds!r}")
-        out.append(Bench(str(dataset), tuple(chosen), tuple(bench_seeds), spec.get("published")))
+        _dataset(dataset, datasets, where)
+        unknown = set(spec) - {"pipelines", "seeds", "published"} if isinstance(spec, Mapping) else {"?"}
+        if unknown:
+            raise DeclarationError(f"params.yaml: {where}: expected {{pipelines, seeds, published}}, "
+                                   f"got {sorted(unknown)}")
+        chosen = _pipelines(spec.get("pipelines", "all"), pipes, f"{where}.pipelines")
+        if any(graph_end != "evaluate" for graph_end in (next(p for p in pipes if p.name == c).stages[-1]
+                                                          for c in chosen)):
+            raise DeclarationError(f"params.yaml: {where}.pipelines: a benchmark scores pipelines that end in evaluate")
+        out.append(Bench(str(dataset), chosen, _seeds(spec.get("seeds", list(seeds)), f"{where}.seeds"),
+                         spec.get("published")))
+    return tuple(out)
+
+
+def parse_runs(raw: Any, pipes: Sequence[Pipeline], seeds: Sequence[int], datasets: Mapping[str, Any]
+               ) -> tuple[Run, ...]:
+    """`runs`: a list of {dataset, pipelines: [...] or all, seeds: [...] (default: the first of `seeds`)}."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise DeclarationError("params.yaml: runs must be a list of {dataset, pipelines, seeds}")
+    out = []
+    for i, spec in enumerate(raw):
+        where = f"runs[{i}]"
+        if not isinstance(spec, Mapping) or set(spec) - {"dataset", "pipelines", "seeds"} or "dataset" not in spec:
+            raise DeclarationError(f"params.yaml: {where}: expected {{dataset, pipelines, seeds}}, got {spec!r}")
+        out.append(Run(_dataset(spec["dataset"], datasets, f"{where}.dataset"),
+                       _pipelines(spec.get("pipelines"), pipes, f"{where}.pipelines"),
+                       _seeds(spec.get("seeds", list(seeds[:1])), f"{where}.seeds")))
     return tuple(out)
 
 
 def build_graph(params: Mapping[str, Any]) -> Graph:
-    """Validates `pipelines`, `seeds`, `main`, `bench` and the data sets' presets of a loaded params.yaml and
-    expands the pipelines."""
+    """Validates the declarations of a loaded params.yaml (`pipelines`, `seeds`, `main`, `bench`, `runs`,
+    `nproc_per_node`) and expands the pipelines."""
     pipes = parse_pipelines(params.get("pipelines"))
     instances = expand(pipes)
-    check_presets(params, {i.kind for i in instances} - {"prepare"})
-    seeds = parse_seeds(params.get("seeds"))
-    main = params.get("main") or {}
-    dataset, chosen = main.get("dataset"), main.get("pipelines")
+    seeds = _seeds(params.get("seeds", [0]), "seeds")
     datasets = params.get("datasets") or {}
-    if dataset not in datasets:
-        raise DeclarationError(f"params.yaml: main.dataset must name a data set of `datasets`, got {dataset!r}")
-    names = [p.name for p in pipes]
-    if not isinstance(chosen, list) or not chosen or any(p not in names for p in chosen):
-        raise DeclarationError(f"params.yaml: main.pipelines must list declared pipelines ({names}), got {chosen!r}")
+    main = params.get("main") or {}
+    if not isinstance(main, Mapping) or set(main) - {"dataset", "pipelines"}:
+        raise DeclarationError(f"params.yaml: main must be {{dataset, pipelines}}, got {main!r}")
+    main_run = Run(_dataset(main.get("dataset"), datasets, "main.dataset"),
+                   _pipelines(main.get("pipelines"), pipes, "main.pipelines"), seeds[:1])
     benches = parse_benches(params.get("bench"), pipes, seeds, datasets)
-    nproc = parse_nproc(params.get("nproc_per_node"), {i.kind for i in instances})
-    return Graph(tuple(instances), tuple(pipes), seeds, str(dataset), tuple(chosen), benches, nproc)
+    runs = parse_runs(params.get("runs"), pipes, seeds, datasets)
+    return Graph(tuple(instances), tuple(pipes), seeds, main_run, benches, runs,
+                 parse_nproc(params.get("nproc_per_node")), params)
+
+
+def run_key(pipeline: str, dataset: str, seed: int) -> str:
+    """Stable text of one run, for messages and the `runs` entries the CLI adds."""
+    return json.dumps({"dataset": dataset, "pipelines": [pipeline], "seeds": [seed]})

@@ -11,13 +11,14 @@ from deepclust.methods.autoencoder import AutoEncoderPretraining
 from deepclust.models import AutoEncoder, build_backbone
 from stages.common import entry, parser, start
 from stages.inputs import network_inputs
+from stages.kinds.ae_pretrain import AEPretrainParams
 from stages.training import finish, make_optimizer, random_batches, run_fingerprint, train
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains the autoencoder on the training split and saves it; its encoder is the backbone DEC clusters with."""
-    job = start("ae_pretrain", parser(__doc__, "data", "run-dir", "out", optional=("features",)), argv)
+    job = start(AEPretrainParams, parser(__doc__, "data", "run-dir", "out", optional=("features",)), argv)
     p, args = job.params, job.args
     inputs = network_inputs(job, build_backbone("mlp", input_dim=1), args.features)
     transform = inputs.eval_transform(job)

@@ -9,15 +9,16 @@ from collections.abc import Sequence
 from deepclust.cluster import fit_baseline
 from deepclust.data import SplitPredictions
 from stages.common import entry, parser, split_features, start
+from stages.kinds.baseline import BaselineParams
 from stages.outputs import write_outputs
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Fits the baseline on (a subset of) the training split's features and assigns every train and test sample."""
-    job = start("baseline", parser(__doc__, "data", "features", "out"), argv)
+    job = start(BaselineParams, parser(__doc__, "data", "features", "out"), argv)
     p, args = job.params, job.args
-    k = p.num_clusters or job.dataset.num_classes
+    k = p.num_clusters
     splits, (train, *others), view = split_features(job, p.features)
     t0 = time.perf_counter()
     result = fit_baseline(p.method, train, others, k, seed=args.seed, max_samples=p.max_samples,

@@ -17,21 +17,31 @@ from deepclust.engine.distributed import init_process_group
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file
 from stages.cli import entry, parser
-from stages.params import DatasetParams, load_params
+from stages.params import StageParams
+from stages.resolve import Resolved, load, problems
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
 class Job:
-    """A stage run: its argv, validated params, prepared data and seeded runtime."""
+    """A stage run: its argv, resolved params, prepared data and seeded runtime."""
 
     stage: str
     args: argparse.Namespace
-    dataset: DatasetParams
-    params: Any
+    resolved: Resolved
     data: PreparedData
     runtime: Runtime
+
+    @property
+    def params(self) -> Any:
+        """The stage's validated settings (preset + overrides, K filled in)."""
+        return self.resolved.settings
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """The data facts the stage reads (`num_classes`, `mean`, `std`) that the data set states."""
+        return self.resolved.facts
 
     @property
     def name(self) -> str:
@@ -39,35 +49,35 @@ class Job:
         return f"{self.stage} {self.args.dataset}"
 
     def params_record(self) -> dict[str, Any]:
-        """JSON-able params of the run (fingerprints, metrics files): data set, stage settings and seed."""
-        return {**params_dict(self.dataset, *([self.params] if self.params is not None else [])),
-                "seed": self.args.seed}
+        """What the run used (params.json; the params part of a training fingerprint): settings, facts, seed."""
+        return self.resolved.record(self.args.seed)
 
 
-def start(stage: str, ap: argparse.ArgumentParser, argv: Sequence[str] | None) -> Job:
-    """Parses argv, loads the stage's params (preset + overrides) and the prepared data, seeds everything; under
-    torchrun, joins the process group (every rank runs the whole stage; only rank 0 writes its outputs)."""
+def start(model: type[StageParams], ap: argparse.ArgumentParser, argv: Sequence[str] | None) -> Job:
+    """Parses argv, resolves the settings of MODEL's kind (preset + overrides), loads the prepared data and checks
+    the settings against it (before any training), seeds everything; under torchrun, joins the process group
+    (every rank runs the whole stage; only rank 0 writes its outputs)."""
     args = ap.parse_args(argv)
-    ds, p = load_params(stage, args.dataset, args.params, args.pipeline)
+    assert model.KIND is not None, f"{model.__name__} declares no stage kind"
+    stage = model.KIND.name
+    resolved = load(stage, args.dataset, args.params, args.pipeline)
     data = load_prepared(args.data)
+    found = problems(resolved, len(data.train))
+    if found:
+        raise DeepclustError(f"{args.params}: {found[0]}")
     runtime = Runtime.auto(args.seed)
     init_process_group(runtime)
     runtime.seed_everything()
-    return Job(stage, args, ds, p, data, runtime)
+    return Job(stage, args, resolved, data, runtime)
 
 
-def normalisation(card: dict[str, Any], dataset_params: Any) -> tuple[list[float], list[float]]:
-    """Mean/std from params when the reference prescribes them, else the values prepare measured."""
-    mean = dataset_params.mean or card.get("mean")
-    std = dataset_params.std or card.get("std")
+def normalisation(card: dict[str, Any], facts: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """Mean/std from the data set's facts when the reference prescribes them, else the values prepare measured."""
+    mean = facts.get("mean") or card.get("mean")
+    std = facts.get("std") or card.get("std")
     if mean is None or std is None:
         raise DeepclustError("prepared data card has no mean/std: re-run the prepare stage")
     return list(mean), list(std)
-
-
-def params_dict(*models: Any) -> dict[str, Any]:
-    """JSON-able dump of params models (for fingerprints and metrics files)."""
-    return {type(m).__name__: m.model_dump(mode="json") for m in models}
 
 
 def code_files() -> list[Path]:

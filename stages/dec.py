@@ -14,13 +14,14 @@ from deepclust.methods.dec import DEC
 from deepclust.models.io import load_model
 from stages.common import entry, parser, start
 from stages.inputs import network_inputs
+from stages.kinds.dec import DecParams
 from stages.training import finish, make_optimizer, predict_splits, run_fingerprint, train
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Initialises centroids by k-means on the embedding, then minimises KL(P || Q) until labels settle."""
-    job = start("dec", parser(__doc__, "data", "model", "run-dir", "out", optional=("features",)), argv)
+    job = start(DecParams, parser(__doc__, "data", "model", "run-dir", "out", optional=("features",)), argv)
     p, args = job.params, job.args
     model, arch = load_model(args.model, "backbone model", ("autoencoder", "contrastive", "clustering"))
     decoder = None
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     backbone = cast(torch.nn.Module, model.backbone)
     job.runtime.seed_everything()  # loading built (and drew) a model: what follows starts from the seed
     inputs = network_inputs(job, backbone, args.features)
-    num_clusters = p.num_clusters or job.dataset.num_classes
+    num_clusters = p.num_clusters
     method = DEC(backbone, inputs.eval_transform(job), inputs.train, num_clusters, p.alpha, p.tol, decoder, p.gamma,
                  p.kmeans_nredo, args.seed)
     opt = make_optimizer(p.optimizer, method.parameters(), p.lr, p.momentum)

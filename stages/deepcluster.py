@@ -9,20 +9,21 @@ import torch
 
 from deepclust.engine import EpochBatches, constant_schedule
 from deepclust.methods.deepcluster import DeepCluster
-from deepclust.models import ContrastiveModel, IdentityHead, build_backbone
+from deepclust.models import HeadModel, IdentityHead, build_backbone
 from deepclust.transforms import EvalTransform, SimCLRViewTransform
 from stages.common import entry, normalisation, parser, start
 from stages.inputs import training_images
+from stages.kinds.deepcluster import DeepClusterParams
 from stages.training import finish, run_fingerprint, train
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains the backbone to predict its own features' k-means clusters, re-clustered every epoch."""
-    job = start("deepcluster", parser(__doc__, "data", "run-dir", "out"), argv)
+    job = start(DeepClusterParams, parser(__doc__, "data", "run-dir", "out"), argv)
     p, args = job.params, job.args
     images = training_images(job)
-    mean, std = normalisation(job.data.card, job.dataset)
+    mean, std = normalisation(job.data.card, job.facts)
     backbone = build_backbone(p.backbone, images.shape[-1], p.width, sobel=p.sobel)
     method = DeepCluster(backbone, SimCLRViewTransform(mean=mean, std=std, **p.augment.model_dump()),
                          EvalTransform(mean, std), images, p.num_clusters, p.pca_dim, p.kmeans_niter, p.reassign,
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A constant rate, as the reference: a decayed one leaves each epoch's new top layer untrained at the end.
     result, seconds = train(job, method, opt, batches, constant_schedule(p.lr, p.epochs, steps), fp)
     last = result.history[-1]
-    finish(job, ContrastiveModel(backbone, IdentityHead()), {
+    finish(job, HeadModel(backbone, IdentityHead()), {
         "loss": last.get("loss"), "nmi_previous": last.get("nmi_previous"), "epochs": p.epochs,
         "num_clusters": p.num_clusters, "empty_clusters": last.get("empty_clusters"),
         "resumed_at_epoch": result.start_epoch, "seconds": round(seconds, 1)})

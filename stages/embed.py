@@ -14,13 +14,14 @@ from deepclust.models import SimCLRProjectionHead
 from deepclust.models.io import load_backbone
 from stages.common import entry, parser, start
 from stages.inputs import is_identity, model_inputs
+from stages.kinds.embed import EmbedParams
 from stages.outputs import write_outputs
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Writes features.npz: train_/test_ x backbone (and head, when the model has a projection head)."""
-    job = start("embed", parser(__doc__, "data", "out", optional=("model",)), argv)
+    job = start(EmbedParams, parser(__doc__, "data", "out", optional=("model",)), argv)
     data, arrays = job.data, cast(dict[str, Any], {})
     if job.args.model is None:  # no network upstream: the input is the representation
         for split in ("train", "test"):

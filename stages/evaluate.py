@@ -13,6 +13,7 @@ from deepclust.errors import DeepclustError
 from deepclust.io import write_json
 from deepclust.metrics import clustering_metrics, plot_cluster_grid, plot_confusion_matrix
 from stages.common import entry, parser, start
+from stages.kinds.evaluate import EvaluateParams
 from stages.outputs import resources
 from stages.report import print_table
 
@@ -39,7 +40,7 @@ def _clusters(path: Path, split: str, ids: np.ndarray) -> np.ndarray:
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Scores each `name=predictions.csv`; the last one is the pipeline's result. Writes metrics.json and PNGs."""
-    job = start("evaluate", parser(__doc__, "data", "out", pairs=("predictions",)), argv)
+    job = start(EvaluateParams, parser(__doc__, "data", "out", pairs=("predictions",)), argv)
     data, out = job.data, job.args.out
     split_name, protocol = scored_split(data)
     split = getattr(data, split_name)
@@ -60,8 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for plot in ("confusion.png", "clusters.png"):  # declared outs: say why one is empty rather than omit it
         if not (out / plot).exists():
             _placeholder(out / plot)
+    write_json(out / "params.json", job.params_record())
     write_json(out / "metrics.json", {**results, **resources()})
-    print_table(job.args.dataset, {out.name.removeprefix("evaluate-"): results})  # evaluate-<pipeline>
+    print_table(job.args.dataset, {out.name.removesuffix("-evaluate"): results})  # <path>-evaluate
     return 0
 
 

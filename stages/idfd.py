@@ -12,16 +12,17 @@ from deepclust.models import build_backbone
 from deepclust.transforms import SimCLRViewTransform
 from stages.common import entry, normalisation, parser, start
 from stages.inputs import training_images
+from stages.kinds.idfd import IDFDParams
 from stages.training import finish, random_batches, run_fingerprint, train
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains the encoder against the memory bank (SGD, lr x0.1 at the milestones); k-means runs downstream."""
-    job = start("idfd", parser(__doc__, "data", "run-dir", "out"), argv)
+    job = start(IDFDParams, parser(__doc__, "data", "run-dir", "out"), argv)
     p, args = job.params, job.args
     images = training_images(job)
-    mean, std = normalisation(job.data.card, job.dataset)
+    mean, std = normalisation(job.data.card, job.facts)
     backbone = build_backbone(p.backbone, images.shape[-1], p.width)
     method = IDFD(backbone, SimCLRViewTransform(mean=mean, std=std, **p.augment.model_dump()), len(images),
                   p.temperature, p.decorrelation_temperature, p.alpha, p.bank_momentum, p.output_dim)

@@ -26,7 +26,7 @@ class ModelInputs:
     def eval_transform(self, job: Job) -> Callable[..., torch.Tensor]:
         """Images: normalise; feature rows: L2-normalise (mining is by cosine, so the heads see the same)."""
         if self.images:
-            return EvalTransform(*normalisation(job.data.card, job.dataset))
+            return EvalTransform(*normalisation(job.data.card, job.facts))
         return FeatureTransform()
 
 

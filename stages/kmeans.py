@@ -10,6 +10,7 @@ import numpy as np
 from deepclust.cluster import PCA, distances, kmeans
 from deepclust.data import SplitPredictions
 from stages.common import entry, parser, split_features, start
+from stages.kinds.kmeans import KmeansParams
 from stages.outputs import write_outputs
 
 
@@ -40,9 +41,9 @@ def soft_assignments(sq_distances: np.ndarray) -> np.ndarray:
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Fits k-means on the training split's features and assigns every train and test sample."""
-    job = start("kmeans", parser(__doc__, "data", "features", "out"), argv)
+    job = start(KmeansParams, parser(__doc__, "data", "features", "out"), argv)
     p, args = job.params, job.args
-    k = p.num_clusters or job.dataset.num_classes
+    k = p.num_clusters
     splits, (train, *others), view = split_features(job, p.features)
     rows = _preprocess(train, others, p)
     t0 = time.perf_counter()

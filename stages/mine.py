@@ -10,13 +10,14 @@ from deepclust.cluster import backend, knn_search, neighbour_accuracy
 from deepclust.errors import DeepclustError
 from deepclust.io import atomic_path
 from stages.common import entry, parser, read_features, start
+from stages.kinds.mine import MineParams
 from stages.outputs import write_outputs
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Writes neighbours.npy (N x K+1, self first) and metrics.json (neighbour accuracy at several K)."""
-    job = start("mine", parser(__doc__, "data", "features", "out"), argv)
+    job = start(MineParams, parser(__doc__, "data", "features", "out"), argv)
     p, labels = job.params, job.data.train.labels
     features, view = read_features(job.args.features, p.features)
     if len(features) != len(job.data.train):

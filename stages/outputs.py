@@ -1,4 +1,5 @@
-"""A stage's small outputs, written last: predictions.csv, then metrics.json (whose presence means all is there)."""
+"""A stage's small outputs, written last: predictions.csv, params.json (the settings it ran with), then
+metrics.json (whose presence means all is there)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from stages.common import Job
 
 def write_outputs(job: Job, metrics: dict[str, Any],
                   predictions: dict[str, SplitPredictions] | None = None) -> None:
-    """Writes `--out`/predictions.csv (when given) and `--out`/metrics.json (with the run's seed and device, and
-    with predictions the collapse guard's cluster usage of the first split, the training one)."""
+    """Writes `--out`/predictions.csv (when given), `--out`/params.json and `--out`/metrics.json (with the run's
+    seed and device, and with predictions the collapse guard's cluster usage of the first split, the training one)."""
     out = job.args.out
     if predictions is not None:
         probabilities = next(iter(predictions.values())).probabilities
@@ -30,6 +31,7 @@ def write_outputs(job: Job, metrics: dict[str, Any],
         metrics = {**metrics, **usage.as_metrics()}
         if usage.collapsed:
             print(f"[{job.name}] warning: the clustering of the training split {usage.describe()}", flush=True)
+    write_json(out / "params.json", job.params_record())
     write_json(out / "metrics.json", {**metrics, "seed": job.args.seed, "device": str(job.runtime.device),
                                       **resources()})
 

@@ -8,9 +8,8 @@ from typing import Any, cast
 import torch
 
 from deepclust.engine import constant_schedule, predict
-from deepclust.errors import DeepclustError
 from deepclust.methods import HeadSelector, PairClustering
-from deepclust.models import ClusteringHead, ClusteringModel, build_backbone
+from deepclust.models import ClusteringHead, HeadModel, build_backbone
 from deepclust.transforms import PairTransform, SimCLRViewTransform
 from stages.common import Job, normalisation
 from stages.inputs import model_inputs, training_images
@@ -22,17 +21,14 @@ def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_tempera
     p, args = job.params, job.args
     images = training_images(job)
     inputs = model_inputs(job, False)
-    mean, std = normalisation(job.data.card, job.dataset)
+    mean, std = normalisation(job.data.card, job.facts)
     augmented = SimCLRViewTransform(mean=mean, std=std, **p.augment.model_dump())
     original = augmented if p.original is None else SimCLRViewTransform(mean=mean, std=std,
                                                                         **p.original.model_dump())
-    k = p.num_clusters or job.dataset.num_classes
+    k = p.num_clusters
     groups, schedule = [k], [0]
     if p.overcluster is not None:
         groups, schedule = [p.overcluster, k], [0] * p.overcluster_epochs + [1] * p.cluster_epochs
-    if not any(PairClustering.schedule_group(schedule, e) == len(groups) - 1 for e in range(p.epochs)):
-        raise DeepclustError(f"{job.name}.{job.dataset.preset}.epochs={p.epochs} never trains the K head (each cycle "
-                             f"is {p.overcluster_epochs} overclustering + {p.cluster_epochs} K-head epochs)")
     backbone = build_backbone(p.backbone, images.shape[-1], p.width, sobel=p.sobel)
     method = PairClustering(backbone, PairTransform(original, augmented), groups, pair_loss, schedule, p.num_heads,
                             p.hidden_dim, p.repeats, instance_temperature)
@@ -55,7 +51,7 @@ def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_tempera
 
     result, seconds = train(job, method, opt, batches, constant_schedule(p.lr, p.epochs, len(batches(0))), fp,
                             on_epoch_end=select)
-    model = ClusteringModel(backbone, cast(ClusteringHead, method.head.groups[-1]).keep(0))
+    model = HeadModel(backbone, cast(ClusteringHead, method.head.groups[-1]).keep(0))
     chosen = selector.load_best(model)
     last: dict[str, Any] = result.history[-1] if result.history else {}
     finish(job, model, {

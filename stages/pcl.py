@@ -12,16 +12,17 @@ from deepclust.models import build_backbone
 from deepclust.transforms import EvalTransform, SimCLRTransform
 from stages.common import entry, normalisation, parser, start
 from stages.inputs import training_images
+from stages.kinds.pcl import PclParams
 from stages.training import finish, random_batches, run_fingerprint, train
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains the query encoder with InfoNCE, then InfoNCE + ProtoNCE after the warm-up; saves backbone + head."""
-    job = start("pcl", parser(__doc__, "data", "run-dir", "out"), argv)
+    job = start(PclParams, parser(__doc__, "data", "run-dir", "out"), argv)
     p, args = job.params, job.args
     images = training_images(job)
-    mean, std = normalisation(job.data.card, job.dataset)
+    mean, std = normalisation(job.data.card, job.facts)
     backbone = build_backbone(p.backbone, images.shape[-1], p.width)
     method = PCL(backbone, SimCLRTransform(mean=mean, std=std, **p.augment.model_dump()), EvalTransform(mean, std),
                  images, p.num_clusters, p.temperature, p.encoder_momentum, p.queue_size, p.warmup_epochs,

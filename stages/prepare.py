@@ -8,15 +8,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deepclust.data import dataset_stats, load_source, save_prepared
+from deepclust.io import write_json
 from stages.cli import entry, parser
-from stages.params import load_params
+from stages.resolve import dataset_params, read_params, resolve
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Reads datasets.<ds>, loads the source, writes train/test arrays and card.json atomically."""
     args = parser(__doc__, "out", "raw-dir").parse_args(argv)
-    ds, _ = load_params(None, args.dataset, args.params)
+    raw = read_params(args.params)
+    ds = dataset_params(raw, args.dataset, args.params)
     t0 = time.perf_counter()
     options = ds.source.model_dump(exclude={"kind"})
     # File sources name paths relative to the repository root; torchvision downloads into --raw-dir.
@@ -29,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mean, std = dataset_stats(data.train.images)
         card.update(mean=[round(float(m), 4) for m in mean], std=[round(float(s), 4) for s in std])
     save_prepared(dataclasses.replace(data, card=card), args.out)
+    write_json(args.out / "params.json", resolve(raw, "prepare", args.dataset, path=args.params).record())
     seconds = round(time.perf_counter() - t0, 2)
     rows = data.train.images if data.train.images is not None else data.train.features
     assert rows is not None  # a split holds images or features

@@ -9,22 +9,23 @@ import torch
 from deepclust.engine import cosine_schedule
 from deepclust.io import write_json
 from deepclust.methods import SimCLR
-from deepclust.models import ContrastiveModel, IdentityHead, build_backbone
+from deepclust.models import HeadModel, IdentityHead, build_backbone
 from deepclust.transforms import SimCLRTransform
 from stages.common import Job, entry, normalisation, parser, start
 from stages.inputs import training_images
+from stages.kinds.pretext import PretextParams
 from stages.training import finish, random_batches, run_fingerprint, train
 
 
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains SimCLR on the training split (+ unlabeled split when present) and saves the model."""
-    job = start("pretext", parser(__doc__, "data", "run-dir", "out"), argv)
+    job = start(PretextParams, parser(__doc__, "data", "run-dir", "out"), argv)
     if job.data.train.images is None:
         return identity(job)
     data, p = job.data, job.params
     images = training_images(job)
-    mean, std = normalisation(data.card, job.dataset)
+    mean, std = normalisation(data.card, job.facts)
     backbone = build_backbone(p.backbone, images.shape[-1], p.width)
     transform = SimCLRTransform(mean=mean, std=std, **p.augment.model_dump())
     method = SimCLR(backbone, transform, p.temperature, p.symmetric, p.hidden_dim, p.output_dim)
@@ -54,7 +55,7 @@ def identity(job: Job) -> int:
         return 0
     job.args.run_dir.mkdir(parents=True, exist_ok=True)  # a declared out: say why it holds no checkpoint
     write_json(job.args.run_dir / "identity.json", {"trained": False, "reason": "feature table", "dim": dim})
-    finish(job, ContrastiveModel(build_backbone("identity", input_dim=dim), IdentityHead()),
+    finish(job, HeadModel(build_backbone("identity", input_dim=dim), IdentityHead()),
            {"epochs": 0, "identity": True, "feature_dim": dim})
     print(f"[pretext] {job.args.dataset} is a feature table ({dim}-d): nothing to pretrain, the backbone is "
           "the identity")

@@ -12,11 +12,12 @@ from deepclust.engine import constant_schedule, predict
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file
 from deepclust.methods import SCAN, HeadSelector, scan_batch_maker
-from deepclust.models import ClusteringHead, ClusteringModel, build_backbone
+from deepclust.models import ClusteringHead, HeadModel, build_backbone
 from deepclust.models.io import load_backbone
 from deepclust.transforms import FeatureTransform, SCANStrongTransform
 from stages.common import Job, entry, normalisation, parser, start
 from stages.inputs import is_identity, model_inputs
+from stages.kinds.scan import ScanParams
 from stages.training import finish, predict_splits, random_batches, run_fingerprint, train
 
 
@@ -35,19 +36,18 @@ def _backbone(job: Job) -> torch.nn.Module:
 @entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains SCAN heads on the upstream backbone and saves the selected one-head model and its predictions."""
-    job = start("scan", parser(__doc__, "data", "neighbours", "run-dir", "out", optional=("model", "features")), argv)
+    job = start(ScanParams, parser(__doc__, "data", "neighbours", "run-dir", "out", optional=("model", "features")),
+                argv)
     p, args = job.params, job.args
     backbone = _backbone(job)
     inputs = model_inputs(job, is_identity(backbone), args.features)
     neighbours = np.load(require_file(args.neighbours, "neighbours (run the mine stage)"))
     if len(neighbours) != len(inputs.train):
         raise DeepclustError(f"{args.neighbours} has {len(neighbours)} rows, training split has {len(inputs.train)}")
-    num_clusters = p.num_clusters or job.dataset.num_classes
-    if num_clusters > len(inputs.train):
-        raise DeepclustError(f"scan.{args.dataset}.num_clusters={num_clusters} exceeds the {len(inputs.train)} samples")
+    num_clusters = p.num_clusters
     transform: Callable[..., torch.Tensor]
     if inputs.images:
-        mean, std = normalisation(job.data.card, job.dataset)
+        mean, std = normalisation(job.data.card, job.facts)
         transform = SCANStrongTransform(mean=mean, std=std, **p.augment.model_dump())
     else:  # a feature row has no augmentation that keeps its meaning: the neighbours carry the invariance
         transform = FeatureTransform()
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epoch, method.model, predict(method.model, inputs.train, eval_transform, job.runtime, 512, "select"))
     train(job, method, optimizer, batches, constant_schedule(p.lr, p.epochs, len(batches(0))), fp,
           on_epoch_end=select)
-    model = ClusteringModel(backbone, cast(ClusteringHead, method.model.head).keep(0))
+    model = HeadModel(backbone, cast(ClusteringHead, method.model.head).keep(0))
     chosen = selector.load_best(model)
     finish(job, model, {"selected_epoch": chosen["epoch"], "selected_head": chosen["head"],
                         "val_loss": round(chosen["val_loss"], 5), "epochs": p.epochs, "head": p.head},

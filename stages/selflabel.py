@@ -20,6 +20,7 @@ from deepclust.models.io import load_clustering
 from deepclust.transforms import SCANStrongTransform
 from stages.common import entry, normalisation, parser, start
 from stages.inputs import is_identity, model_inputs
+from stages.kinds.selflabel import SelflabelParams
 from stages.training import finish, predict_splits, random_batches, run_fingerprint, train
 
 
@@ -27,8 +28,8 @@ from stages.training import finish, predict_splits, random_batches, run_fingerpr
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains with class-balanced cross entropy on confident samples; saves the last epoch's model, or the
     upstream one when the guard finds the result worse."""
-    job = start("selflabel", parser(__doc__, "data", "model", "run-dir", "out", optional=("features", "neighbours")),
-                argv)
+    ap = parser(__doc__, "data", "model", "run-dir", "out", optional=("features", "neighbours"))
+    job = start(SelflabelParams, ap, argv)
     p, args = job.params, job.args
     model, _ = load_clustering(args.model)
     job.runtime.seed_everything()  # as before loading: the run's random draws start from the seed
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     weak = inputs.eval_transform(job)
     strong = weak  # feature rows: no augmentation that keeps their meaning
     if inputs.images:
-        mean, std = normalisation(job.data.card, job.dataset)
+        mean, std = normalisation(job.data.card, job.facts)
         strong = SCANStrongTransform(mean=mean, std=std, **p.augment.model_dump())
     method = SelfLabel(model, weak, strong, threshold, p.class_balanced)
     optimizer = torch.optim.Adam(method.parameters(), lr=p.lr, weight_decay=p.weight_decay)

@@ -16,7 +16,7 @@ from deepclust.engine.inference import predict
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.losses.dec_loss import DECLoss, target_distribution
-from deepclust.models import ClusteringModel, StudentTHead
+from deepclust.models import HeadModel, StudentTHead
 
 
 class DEC(nn.Module):
@@ -52,7 +52,7 @@ class DEC(nn.Module):
         if not 2 <= num_clusters <= len(inputs):
             raise ValueError(f"num_clusters must be in [2, {len(inputs)}], got {num_clusters}")
         head = StudentTHead(int(cast(int, backbone.output_dim)), num_clusters, alpha)
-        self.model = ClusteringModel(backbone, head)
+        self.model = HeadModel(backbone, head)
         self.decoder = decoder
         self.transform, self.inputs = transform, inputs
         self.tol, self.gamma, self.kmeans_nredo, self.seed = tol, gamma, kmeans_nredo, seed

@@ -15,7 +15,7 @@ from deepclust.engine.distributed import gather_no_grad
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.losses import IDFDLoss
-from deepclust.models import ContrastiveModel, SimCLRProjectionHead
+from deepclust.models import HeadModel, SimCLRProjectionHead
 
 
 class IDFD(nn.Module):
@@ -44,7 +44,7 @@ class IDFD(nn.Module):
                  bank_momentum: float = 0.5, output_dim: int = 128) -> None:
         super().__init__()
         head = SimCLRProjectionHead(int(cast(int, backbone.output_dim)), None, output_dim)  # Linear + L2-normalise
-        self.model = ContrastiveModel(backbone, head)
+        self.model = HeadModel(backbone, head)
         self.transform = transform
         self.criterion = IDFDLoss(temperature, decorrelation_temperature, alpha)
         self.bank_momentum = bank_momentum

@@ -20,7 +20,7 @@ from torch import nn
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.losses import NTXentLoss
-from deepclust.models import ClusteringHead, ClusteringModel, MultiKClusteringHead, SimCLRProjectionHead
+from deepclust.models import ClusteringHead, HeadModel, MultiKClusteringHead, SimCLRProjectionHead
 
 
 class PairClustering(nn.Module):
@@ -59,7 +59,7 @@ class PairClustering(nn.Module):
         if repeats < 1:
             raise ValueError(f"repeats must be >= 1, got {repeats}")
         dim = int(cast(int, backbone.output_dim))
-        self.model = ClusteringModel(backbone, MultiKClusteringHead(dim, num_clusters, num_heads, hidden_dim))
+        self.model = HeadModel(backbone, MultiKClusteringHead(dim, num_clusters, num_heads, hidden_dim))
         self.instance_head = None if instance_temperature is None else SimCLRProjectionHead(dim, 512, 128)
         self.instance_loss = (None if instance_temperature is None
                               else NTXentLoss(instance_temperature, True, gather_distributed=True))
@@ -85,9 +85,9 @@ class PairClustering(nn.Module):
         """Whether epoch `epoch` trains the predicting (last) group."""
         return self.group(epoch) == len(self.head.groups) - 1
 
-    def clustering_model(self) -> ClusteringModel:
+    def clustering_model(self) -> HeadModel:
         """Backbone + the predicting group's sub-heads (shares their weights)."""
-        return ClusteringModel(self.model.backbone, cast(ClusteringHead, self.head.groups[-1]))
+        return HeadModel(self.model.backbone, cast(ClusteringHead, self.head.groups[-1]))
 
     def on_epoch_start(self, state: TrainState) -> None:
         self._loss_sum.zero_()

@@ -18,7 +18,7 @@ from deepclust.engine.inference import predict
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.losses.proto_nce_loss import ProtoNCELoss, concentration, info_nce
-from deepclust.models import ContrastiveModel, SimCLRProjectionHead
+from deepclust.models import HeadModel, SimCLRProjectionHead
 
 
 class PCL(nn.Module):
@@ -62,7 +62,7 @@ class PCL(nn.Module):
         if not num_clusters or min(num_clusters) < 2 or max(num_clusters) > len(inputs):
             raise ValueError(f"num_clusters must be in [2, {len(inputs)}], got {list(num_clusters)}")
         head = SimCLRProjectionHead(int(backbone.output_dim), hidden_dim, output_dim)  # type: ignore[arg-type]
-        self.model = ContrastiveModel(backbone, head)
+        self.model = HeadModel(backbone, head)
         self.momentum_model = copy.deepcopy(self.model).requires_grad_(False)
         self.transform, self.eval_transform, self.inputs = transform, eval_transform, inputs
         self.num_clusters = list(num_clusters)

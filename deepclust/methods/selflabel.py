@@ -11,7 +11,7 @@ from torch import nn
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.losses import SelfLabelLoss
-from deepclust.methods.scan import selection_losses
+from deepclust.methods.head_selection import selection_losses
 from deepclust.metrics import cluster_usage
 
 

@@ -10,7 +10,7 @@ from torch import nn
 from deepclust.engine.loop import LossOutput
 from deepclust.engine.state import TrainState
 from deepclust.losses import NTXentLoss
-from deepclust.models import ContrastiveModel, SimCLRProjectionHead
+from deepclust.models import HeadModel, SimCLRProjectionHead
 from deepclust.transforms import SimCLRTransform
 
 
@@ -32,7 +32,7 @@ class SimCLR(nn.Module):
                  symmetric: bool = False, hidden_dim: int = 512, output_dim: int = 128) -> None:
         super().__init__()
         head = SimCLRProjectionHead(cast(int, backbone.output_dim), hidden_dim, output_dim)
-        self.model = ContrastiveModel(backbone, head)
+        self.model = HeadModel(backbone, head)
         self.transform = transform
         # Negatives from every rank's batch: under N processes the loss is the single-process one (SimCLR
         # gathers across TPU cores, arXiv 2002.05709 section 2.2).

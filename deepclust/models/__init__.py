@@ -21,8 +21,10 @@ from deepclust.models.heads import (
 )
 
 
-class ContrastiveModel(nn.Module):
-    """Backbone plus projection head; `forward` returns the normalised embedding."""
+class HeadModel(nn.Module):
+    """Backbone plus head. With a projection head (SimCLR, PCL, IDFD) it is a *contrastive* model and `forward`
+    returns the normalised embedding; with a clustering head (SCAN, CC, DEC, ...) a *clustering* model and
+    `forward` returns logits (num_heads, B, num_clusters). The saved record says which (`model_kind`)."""
 
     def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
         super().__init__()
@@ -33,21 +35,17 @@ class ContrastiveModel(nn.Module):
         return self.head(self.backbone(x))
 
 
-class ClusteringModel(nn.Module):
-    """Backbone plus clustering head; `forward` returns logits (num_heads, B, num_clusters)."""
-
-    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.head = head
-
-    def forward(self, x):  # noqa: D102
-        return self.head(self.backbone(x))
+CLUSTERING_HEADS = ("linear", "mlp", "multi_k", "student_t")  # head kinds whose output is cluster logits
 
 
-MODELS: dict[str, type[nn.Module]] = {
-    "contrastive": ContrastiveModel, "clustering": ClusteringModel, "autoencoder": AutoEncoder,
-}
+def model_kind(model: nn.Module) -> str | None:
+    """`contrastive`, `clustering` or `autoencoder` (what a saved model is), or None for another module."""
+    if isinstance(model, AutoEncoder):
+        return "autoencoder"
+    if isinstance(model, HeadModel):
+        head = getattr(model.head, "arch", {})
+        return "clustering" if isinstance(head, dict) and head.get("kind") in CLUSTERING_HEADS else "contrastive"
+    return None
 
 
 def architecture(model: nn.Module) -> dict[str, Any]:
@@ -56,7 +54,7 @@ def architecture(model: nn.Module) -> dict[str, Any]:
     Raises:
         ValueError: A part was built without recording its architecture.
     """
-    kind = next((k for k, cls in MODELS.items() if type(model) is cls), None)
+    kind = model_kind(model)
     if kind == "autoencoder":
         return {"model": kind, **getattr(model, "arch")}  # noqa: B009 - nn.Module's typing hides plain attributes
     backbone, head = (getattr(getattr(model, part, None), "arch", None) for part in ("backbone", "head"))
@@ -70,14 +68,14 @@ def build_model(arch: dict[str, Any]) -> nn.Module:
     kind = arch.get("model")
     if kind == "autoencoder":
         return AutoEncoder(arch["input_dim"], arch["hidden_dims"])
-    if kind not in MODELS:
-        raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(MODELS)}")
-    return MODELS[kind](build_backbone(**arch["backbone"]), build_head(arch["head"]))
+    if kind not in ("contrastive", "clustering"):
+        raise ValueError(f"unknown model kind {kind!r}; expected autoencoder, contrastive or clustering")
+    return HeadModel(build_backbone(**arch["backbone"]), build_head(arch["head"]))
 
 
 __all__ = [
-    "BACKBONES", "MODELS", "AutoEncoder", "ClusteringHead", "ClusteringModel", "ContrastiveModel",
+    "BACKBONES", "CLUSTERING_HEADS", "AutoEncoder", "ClusteringHead", "HeadModel",
     "IdentityBackbone", "IdentityHead", "MultiKClusteringHead", "ProjectionHead", "ResNet", "SimCLRProjectionHead",
-    "SmallCNN", "StudentTHead",
+    "SmallCNN", "StudentTHead", "model_kind",
     "architecture", "build_backbone", "build_head", "build_model",
 ]

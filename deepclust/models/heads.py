@@ -39,7 +39,7 @@ class SimCLRProjectionHead(ProjectionHead):
     """SimCLR projection head as SCAN uses it: Linear-ReLU-Linear, no BatchNorm, L2-normalised output.
 
     "We use a MLP with one hidden layer to obtain z_i = g(h_i) = W(2) sigma(W(1) h_i)" (arXiv 2002.05709, 2.1);
-    SCAN's models/models.py ContrastiveModel normalises the output.
+    SCAN's models/models.py HeadModel normalises the output.
 
     Args:
         input_dim: Backbone feature size (512 for ResNet-18).

@@ -7,7 +7,7 @@ import torch
 
 from deepclust.engine import Runtime, TrainState
 from deepclust.methods import SelfLabel
-from deepclust.models import ClusteringHead, ClusteringModel, build_backbone
+from deepclust.models import ClusteringHead, HeadModel, build_backbone
 from deepclust.transforms import EvalTransform, SCANStrongTransform
 
 MEAN, STD = [0.3], [0.3]
@@ -16,7 +16,7 @@ MEAN, STD = [0.3], [0.3]
 def _method(threshold: float) -> SelfLabel:
     torch.manual_seed(0)
     backbone = build_backbone("small_cnn", 1, 4)
-    model = ClusteringModel(backbone, ClusteringHead(backbone.output_dim, 3, 1))
+    model = HeadModel(backbone, ClusteringHead(backbone.output_dim, 3, 1))
     strong = SCANStrongTransform(mean=MEAN, std=STD, hflip_prob=0.0, num_ops=2, cutout_max=3)
     return SelfLabel(model, EvalTransform(MEAN, STD), strong, threshold=threshold)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deepclust.engine import LossOutput, Runtime, TrainState
-from deepclust.methods import METHODS, SimCLR
+from deepclust.methods import SimCLR
 from deepclust.models import build_backbone
 from deepclust.transforms import SimCLRTransform
 
@@ -56,7 +56,3 @@ def test_same_generator_same_loss() -> None:
     a = method.training_step({"images": _images()}, _state(5)).loss.item()
     b = method.training_step({"images": _images()}, _state(5)).loss.item()
     assert a == b
-
-
-def test_registered() -> None:
-    assert METHODS["simclr"] is SimCLR

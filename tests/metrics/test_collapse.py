@@ -10,7 +10,7 @@ import torch
 
 from deepclust.methods import HeadSelector
 from deepclust.metrics import cluster_usage
-from deepclust.models import ClusteringHead, ClusteringModel, build_backbone
+from deepclust.models import ClusteringHead, HeadModel, build_backbone
 
 
 def test_balanced_assignment_is_not_collapsed() -> None:
@@ -32,8 +32,8 @@ def test_one_cluster_holding_most_samples_is_collapse() -> None:
     assert "collapsed: 10 of 10 clusters non-empty, the largest holds 64.0%" == usage.describe()
 
 
-def _model() -> ClusteringModel:
-    return ClusteringModel(build_backbone("identity", input_dim=4), ClusteringHead(4, 3, num_heads=2))
+def _model() -> HeadModel:
+    return HeadModel(build_backbone("identity", input_dim=4), ClusteringHead(4, 3, num_heads=2))
 
 
 def test_head_selection_passes_over_a_collapsed_head_whatever_its_loss(tmp_path: Path) -> None:

@@ -12,8 +12,7 @@ from deepclust.errors import DeepclustError
 from deepclust.models import (
     AutoEncoder,
     ClusteringHead,
-    ClusteringModel,
-    ContrastiveModel,
+    HeadModel,
     MultiKClusteringHead,
     SimCLRProjectionHead,
     StudentTHead,
@@ -23,19 +22,19 @@ from deepclust.models import (
 from deepclust.models.io import load_backbone, load_clustering, load_contrastive, load_model, save_model
 
 
-def _contrastive() -> ContrastiveModel:
+def _contrastive() -> HeadModel:
     torch.manual_seed(0)
     backbone = build_backbone("small_cnn", 1, 4)
-    model = ContrastiveModel(backbone, SimCLRProjectionHead(backbone.output_dim, 16, 8))
+    model = HeadModel(backbone, SimCLRProjectionHead(backbone.output_dim, 16, 8))
     model.train()
     with torch.no_grad():  # non-default BatchNorm statistics, so the round trip has to carry buffers
         model(torch.randn(16, 1, 8, 8))
     return model
 
 
-def _clustering(num_heads: int = 2, hidden_dim: int | None = None) -> ClusteringModel:
+def _clustering(num_heads: int = 2, hidden_dim: int | None = None) -> HeadModel:
     backbone = _contrastive().backbone
-    return ClusteringModel(backbone, ClusteringHead(backbone.output_dim, 3, num_heads, hidden_dim))
+    return HeadModel(backbone, ClusteringHead(backbone.output_dim, 3, num_heads, hidden_dim))
 
 
 def _assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
@@ -76,7 +75,7 @@ def test_clustering_round_trip_records_the_head_kind(tmp_path: Path, num_heads: 
 
 def test_several_k_head_round_trip(tmp_path: Path) -> None:
     backbone = build_backbone("identity", input_dim=6)
-    model = ClusteringModel(backbone, MultiKClusteringHead(6, [3, 7], num_heads=2))
+    model = HeadModel(backbone, MultiKClusteringHead(6, [3, 7], num_heads=2))
     save_model(tmp_path / "model.pt", model)
     loaded, arch = load_clustering(tmp_path / "model.pt")
     assert arch["head"]["kind"] == "multi_k" and arch["head"]["num_clusters"] == [3, 7]
@@ -114,7 +113,7 @@ def test_dec_clustering_model_round_trip(tmp_path: Path) -> None:
     head = StudentTHead(4, 3)
     with torch.no_grad():
         head.centroids.normal_()
-    model = ClusteringModel(ae.backbone, head)
+    model = HeadModel(ae.backbone, head)
     save_model(tmp_path / "dec.pt", model)
     loaded, arch = load_clustering(tmp_path / "dec.pt")
     assert arch["head"] == {"kind": "student_t", "input_dim": 4, "num_clusters": 3, "alpha": 1.0}
@@ -132,7 +131,7 @@ def test_sobel_backbone_round_trip_sees_gradients_not_colour(tmp_path: Path) -> 
     flat = torch.full((2, 3, 8, 8), 0.7)
     edges = backbone.sobel(flat.mean(1, keepdim=True))
     assert edges[:, :, 1:-1, 1:-1].abs().max() < 1e-6  # a flat image has no gradient inside
-    model = ContrastiveModel(backbone, SimCLRProjectionHead(backbone.output_dim, 8, 4))
+    model = HeadModel(backbone, SimCLRProjectionHead(backbone.output_dim, 8, 4))
     save_model(tmp_path / "sobel.pt", model)
     loaded = load_backbone(tmp_path / "sobel.pt")
     x = torch.rand(2, 3, 8, 8)

@@ -1,14 +1,15 @@
 """Builds a temp copy of THIS project (real stages, real dvc.yaml) with tiny digits-only params.
 
 The copy is a git + DVC repository made from the checkout's files (`git ls-files`, untracked files
-included, `data/` and `tests/` left out). It gets its own params.yaml (the same pipelines and main job,
-digits only, one seed, seconds-long settings), and `python -m pipelines sync` regenerates the dvc.yaml
-files from it: the root dvc.yaml and pipelines/dvc.yaml must come out byte-identical (DVC's own `foreach`
-over params.yaml's data sets makes them independent of the data sets), the extra seed files go away.
+included, `data/` and `tests/` left out). It gets its own params.yaml (the repository's pipelines and main job,
+digits only, one seed, the stage tests' seconds-long settings, no bench, no runs), and `python -m pipelines sync`
+regenerates the dvc.yaml files from it: the root dvc.yaml must come out byte-identical (it depends on the main
+job only), and only digits seed 0 keeps a stage file.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import subprocess
@@ -16,115 +17,51 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import yaml
 from toy_project import sh, venv_env
 
 REPO = Path(__file__).resolve().parents[2]
-SCAN_STAGES = ["prepare", "pretext-scan", "embed-scan", "mine-scan", "scan", "selflabel-scan", "evaluate-scan"]
-SCAN_DIGITS = [f"pipelines/dvc.yaml:{stage}@digits" for stage in SCAN_STAGES]
-MAIN_DIGITS = SCAN_DIGITS + [f"pipelines/dvc.yaml:{stage}@digits" for stage in (
-    "kmeans", "evaluate-kmeans", "embed-kmeans-pixels", "kmeans-kmeans-pixels", "evaluate-kmeans-pixels")] + ["report"]
+sys.path.insert(0, str(REPO / "tests" / "stages"))
+
+from stage_helpers import TINY_PARAMS  # noqa: E402
+
+from pipelines.graph import build_graph  # noqa: E402
+from pipelines.render import address  # noqa: E402
+
 UP_TO_DATE = "Data and pipelines are up to date."
 RUNNING = re.compile(r"Running stage '([^']+)'")
 RESUMING = re.compile(r"\[pretext digits\] resuming from epoch (\d+)")
 PRETEXT_EPOCH = re.compile(r"\[pretext digits\] .*\bepoch=(\d+)")
 
-# Same structure as the project's params.yaml, digits only, tiny: the whole pipeline in about a minute.
-TINY_PARAMS = """\
-# tiny params written by tests/orchestration/real_project.py
-pipelines:
-  scan: [prepare, pretext, embed, mine, scan, selflabel, evaluate]
-  kmeans: [prepare, pretext, embed, kmeans, evaluate]
-  kmeans-pixels: [prepare, embed, kmeans, evaluate]
-  scan-on-features:
-    stages: [prepare, embed, mine, scan, selflabel, evaluate]
-    scan: {{head: mlp}}
-  deepcluster:
-    stages: [prepare, deepcluster, embed, kmeans, evaluate]
-    kmeans: {{l2_normalize: true}}
-  pcl:
-    stages: [prepare, pcl, embed, kmeans, evaluate]
-    kmeans: {{features: head}}
-  dec: [prepare, ae_pretrain, dec, evaluate]
-  idec:
-    stages: [prepare, ae_pretrain, dec, evaluate]
-    dec: {{reconstruction: true, optimizer: adam, lr: 0.001}}
-  scan-on-pcl: [prepare, pcl, embed, mine, scan, selflabel, evaluate]
-  dec-on-simclr: [prepare, pretext, embed, ae_pretrain, dec, evaluate]
-  scan-on-deepcluster: [prepare, deepcluster, embed, mine, scan, selflabel, evaluate]
-  cc: [prepare, cc, evaluate]
-  dcdc: [prepare, dcdc, evaluate]
-  iic: [prepare, iic, evaluate]
-  idfd:
-    stages: [prepare, idfd, embed, kmeans, evaluate]
-    kmeans: {{features: head}}
-  scan-on-cc:
-    stages: [prepare, cc, embed, mine, scan, selflabel, evaluate]
-    mine: {{features: backbone}}
-  scan-on-idfd: [prepare, idfd, embed, mine, scan, selflabel, evaluate]
-  cc-selflabel: [prepare, cc, selflabel, evaluate]
-  spectral-pixels: {{stages: [prepare, embed, baseline, evaluate], baseline: {{method: spectral}}}}
-  agglomerative-pixels: {{stages: [prepare, embed, baseline, evaluate], baseline: {{method: agglomerative}}}}
-  nmf-pixels: {{stages: [prepare, embed, baseline, evaluate], baseline: {{method: nmf}}}}
-seeds: [0]
-main:
-  dataset: digits
-  pipelines: [scan, kmeans, kmeans-pixels]
-datasets:
-  digits:
-    preset: digits
-    source: {{kind: digits, test_fraction: 0.2, seed: 0}}
-    num_classes: 10
-pretext:
-  digits:
-    backbone: small_cnn
-    width: 8
-    epochs: {pretext_epochs}
-    batch_size: 128
-    lr: 0.4
-    temperature: 0.1
-    augment: {{crop_scale: [0.5, 1.0], hflip_prob: 0.0, jitter_prob: 0.8, brightness: 0.4, contrast: 0.4,
-              saturation: 0.0, hue: 0.0, grayscale_prob: 0.0}}
-embed:
-  digits: {{batch_size: 512}}
-mine:
-  digits: {{num_neighbors: 20, features: head}}
-scan:
-  digits:
-    epochs: 2
-    batch_size: 128
-    entropy_weight: 5.0
-    num_heads: 1
-    augment: {{num_ops: 2, cutout_max: 3, hflip_prob: 0.0}}
-selflabel:
-  digits:
-    epochs: 1
-    batch_size: 256
-    augment: {{num_ops: 2, cutout_max: 3, hflip_prob: 0.0}}
-kmeans:
-  digits: {{features: backbone, nredo: 1}}
-baseline:
-  digits: {{features: backbone}}
-evaluate:
-  digits: {{}}
-ae_pretrain:
-  digits: {{hidden_dims: [32, 32, 64, 10], epochs: 2, batch_size: 128, lr: 0.001}}
-dec:
-  digits: {{update_interval: 3, batch_size: 128, max_iterations: 9, kmeans_nredo: 2}}
-deepcluster:
-  digits: {{backbone: small_cnn, width: 8, num_clusters: 20, epochs: 2, batch_size: 128, lr: 0.05}}
-pcl:
-  digits: {{backbone: small_cnn, width: 8, epochs: 2, warmup_epochs: 1, batch_size: 128, lr: 0.06, queue_size: 256,
-           num_clusters: [10, 20], hidden_dim: 32, output_dim: 16}}
-cc:
-  digits: {{backbone: small_cnn, width: 8, epochs: 2, batch_size: 128, lr: 0.001, hidden_dim: 32}}
-dcdc:
-  digits: {{backbone: small_cnn, width: 8, epochs: 2, batch_size: 128, lr: 0.001, overcluster: 20}}
-iic:
-  digits: {{backbone: small_cnn, width: 8, epochs: 3, batch_size: 128, lr: 0.001, overcluster: 20, cluster_epochs: 2}}
-idfd:
-  digits: {{backbone: small_cnn, width: 8, epochs: 2, batch_size: 128, lr: 0.03, output_dim: 16}}
-"""
+
+def tiny_params_dict(pretext_epochs: int = 3, **extra: Any) -> dict[str, Any]:
+    """The repository's pipelines and main job on digits, seed 0, with the stage tests' tiny settings."""
+    params = copy.deepcopy(TINY_PARAMS)
+    params["main"] = yaml.safe_load((REPO / "params.yaml").read_text())["main"]
+    params["pretext"]["digits"]["epochs"] = pretext_epochs
+    params["pretext"]["digits"]["batch_size"] = 128
+    params["mine"]["digits"]["num_neighbors"] = 20
+    params["scan"]["digits"]["num_heads"] = 1
+    return {**params, **extra}
+
+
+def tiny_params(pretext_epochs: int = 3, **extra: Any) -> str:
+    return "# tiny params written by tests/orchestration/real_project.py\n" + yaml.safe_dump(
+        tiny_params_dict(pretext_epochs, **extra), sort_keys=False)
+
+
+def addresses(pipeline: str, seed: int = 0) -> list[str]:
+    """The DVC addresses of PIPELINE's stages on tiny digits, prepare first."""
+    graph = build_graph(tiny_params_dict())
+    return [address("digits", seed, inst.name) for inst in graph.chain(pipeline)]
+
+
+SCAN_DIGITS = addresses("scan")
+MAIN_DIGITS = list(dict.fromkeys(a for p in ("scan", "kmeans", "kmeans-pixels") for a in addresses(p))) + ["report"]
+PRETEXT = "pipelines/digits/seed0/dvc.yaml:pretext"
+PREPARE = "pipelines/digits/dvc.yaml:prepare"
 
 
 @dataclass(frozen=True)
@@ -134,10 +71,6 @@ class Built:
     root: Path
     first_output: str
     first_seconds: float
-
-
-def tiny_params(pretext_epochs: int = 3) -> str:
-    return TINY_PARAMS.format(pretext_epochs=pretext_epochs)
 
 
 def project_files() -> list[str]:
@@ -159,10 +92,10 @@ def make_real_project(root: Path, params: str | None = None) -> Path:
         shutil.copy2(REPO / rel, dst)
     (root / "params.yaml").write_text(params or tiny_params())
     sh([sys.executable, "-m", "pipelines", "sync"], root)
-    for rel in ("dvc.yaml", "pipelines/dvc.yaml"):
-        assert (root / rel).read_text() == (REPO / rel).read_text(), f"{rel} is stale"
+    assert (root / "dvc.yaml").read_text() == (REPO / "dvc.yaml").read_text(), "dvc.yaml is stale"
     if params is None:
-        assert not list((root / "pipelines").glob("*/dvc.yaml")), "sync keeps only the declared seeds (and no bench)"
+        kept = sorted(p.relative_to(root).as_posix() for p in (root / "pipelines").rglob("dvc.yaml"))
+        assert kept == ["pipelines/digits/dvc.yaml", "pipelines/digits/seed0/dvc.yaml"], kept  # the runs asked for
     sh(["git", "init", "-q"], root)
     sh(["git", "add", "-A"], root)
     sh(["git", "commit", "-q", "-m", "tiny deepclust"], root)

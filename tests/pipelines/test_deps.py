@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from pipelines.imports import module_closure, stage_deps, uncovered
-from pipelines.kinds import KINDS
+from stages.kinds import all_kinds
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = sorted(KINDS) + ["report"]
+STAGES = sorted(all_kinds()) + ["report"]
 
 
 def loaded_files(module: str) -> list[str]:
@@ -60,6 +60,33 @@ def test_a_planted_miss_is_reported() -> None:
     planted = [d for d in deps if d != "deepclust/transforms"]
     missed = uncovered(loaded_files("stages.scan"), planted)
     assert missed and all(f.startswith("deepclust/transforms/") for f in missed)
+
+
+def test_a_method_is_a_dependency_of_its_own_stages_only() -> None:
+    """deepclust.methods and deepclust.losses load each module on first use: editing PCL re-runs only PCL stages."""
+    assert "deepclust/methods/pcl.py" in stage_deps(ROOT, "pcl")
+    assert "deepclust/losses/proto_nce_loss.py" in stage_deps(ROOT, "pcl")
+    for kind in ("pretext", "scan", "cc", "embed"):
+        deps = stage_deps(ROOT, kind)
+        assert not any(d.endswith(("pcl.py", "proto_nce_loss.py")) or d in ("deepclust/methods", "deepclust/losses")
+                       for d in deps), (kind, deps)
+    assert "deepclust/methods/simclr.py" in stage_deps(ROOT, "pretext")
+
+
+def test_a_lazy_name_counts_as_importing_its_module(tmp_path: Path) -> None:
+    pkg = tmp_path / "deepclust" / "lazy"
+    pkg.mkdir(parents=True)
+    (tmp_path / "deepclust" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text('_LAZY = {"A": "deepclust.lazy.a", "B": "deepclust.lazy.b"}\n')
+    (pkg / "a.py").write_text("A = 1\n")
+    (pkg / "b.py").write_text("B = 2\n")
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "__init__.py").write_text("")
+    (tmp_path / "stages" / "s.py").write_text("from deepclust.lazy import A\n")
+    assert module_closure(tmp_path, "stages.s") == {"stages", "stages.s", "deepclust", "deepclust.lazy",
+                                                     "deepclust.lazy.a"}
+    assert stage_deps(tmp_path, "s") == ["stages/s.py", "deepclust/__init__.py", "deepclust/lazy/__init__.py",
+                                         "deepclust/lazy/a.py", "stages/__init__.py"]
 
 
 def test_closure_follows_package_inits_and_function_level_imports(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from pipelines import load_graph
-from pipelines.render import HEADER
+from pipelines.render import HEADER, instance_dir, stage_file
+from stages.resolve import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,19 +20,30 @@ def test_checked_in_dvc_yaml_files_are_current() -> None:
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_one_stage_file_per_seed_and_every_instance_in_each() -> None:
+def test_one_file_per_data_set_and_seed_asked_for_holding_exactly_its_stages() -> None:
     graph = load_graph(ROOT)
-    files = [ROOT / "pipelines" / "dvc.yaml"] + [ROOT / "pipelines" / f"seed{s}" / "dvc.yaml" for s in graph.seeds[1:]]
-    for i, path in enumerate(files):
-        text = path.read_text()
+    asked = graph.asked()
+    generated = {p.relative_to(ROOT).as_posix() for p in (ROOT / "pipelines").rglob("dvc.yaml")}
+    expected = {stage_file(ds, seed) for ds, seed in asked} | {stage_file(ds, None) for ds, _ in asked}
+    assert generated == expected | {"pipelines/bench/dvc.yaml"}
+    for (ds, seed), pipelines in asked.items():
+        text = (ROOT / stage_file(ds, seed)).read_text()
         assert text.startswith(HEADER)
         stages = yaml.safe_load(text)["stages"]
-        expected = {inst.name for inst in graph.instances if i == 0 or inst.kind != "prepare"}
-        assert set(stages) == expected, path
-        seed = graph.seeds[i]
+        assert set(stages) == {i.name for i in graph.instances_for(pipelines)} - {"prepare"}
         for name, stage in stages.items():
-            if name != "prepare":
-                assert f"--seed {seed}" in stage["do"]["cmd"] and f"/seed{seed}/" in stage["do"]["cmd"], name
+            assert f"--seed {seed}" in stage["cmd"] and f"--out {instance_dir(ds, seed, name)}" in stage["cmd"], name
+
+
+def test_every_stage_lists_exactly_the_params_it_reads() -> None:
+    graph = load_graph(ROOT)
+    for (ds, seed), _pipelines in graph.asked().items():
+        stages = yaml.safe_load((ROOT / stage_file(ds, seed)).read_text())["stages"]
+        for name, stage in stages.items():
+            inst = graph.instance(name)
+            assert stage["params"] == list(resolve(graph.params, inst.kind, ds, inst.variant).keys), name
+            assert all(not key.startswith(f"datasets.{ds}") or key.count(".") >= 2 for key in stage["params"]), \
+                f"{name} reads the whole datasets.{ds} block"
 
 
 def test_root_dvc_yaml_holds_only_the_main_report() -> None:
@@ -39,16 +51,6 @@ def test_root_dvc_yaml_holds_only_the_main_report() -> None:
     root = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     assert list(root["stages"]) == ["report"]
     deps = root["stages"]["report"]["deps"]
-    for pipeline in graph.main_pipelines:
+    for pipeline in graph.main.pipelines:
         terminal = graph.terminal(pipeline).name
-        assert f"data/{graph.main_dataset}/seed{graph.seeds[0]}/{terminal}/metrics.json" in deps
-
-
-def test_every_preset_has_a_block_for_every_stage_kind() -> None:
-    """DVC reads `<stage>.${item.preset}` of every data set: a missing block would fail its stages."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    graph = load_graph(ROOT)
-    kinds = {inst.kind for inst in graph.instances} - {"prepare"}
-    for name, ds in params["datasets"].items():
-        for kind in kinds:
-            assert ds["preset"] in (params.get(kind) or {}), f"{kind}.{ds['preset']} (data set {name})"
+        assert f"{instance_dir(graph.main.dataset, graph.main.seeds[0], terminal)}/metrics.json" in deps

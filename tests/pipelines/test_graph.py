@@ -1,72 +1,92 @@
-"""Pipelines as data: the declaration expands into shared stage instances, wired by artifact type."""
+"""Pipelines as data: the declaration expands into shared stage instances named by their path, wired by artifact
+type; the graph holds the runs asked for (main, bench, runs)."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipelines.graph import DeclarationError, build_graph
-from pipelines.render import render_seed_file, stage_argv
+from pipelines.render import instance_dir, render_all, stage_argv
 
+ROOT = Path(__file__).resolve().parents[2]
 SCAN = ["prepare", "pretext", "embed", "mine", "scan", "selflabel", "evaluate"]
+KMEANS = ["prepare", "pretext", "embed", "kmeans", "evaluate"]
+KINDS = ("pretext", "embed", "mine", "scan", "selflabel", "kmeans", "evaluate", "baseline")
+_AUG = {"augment": {}}
 
 
-KINDS = ("pretext", "embed", "mine", "scan", "selflabel", "kmeans", "evaluate")
+def params(pipelines: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    main = {"dataset": "toy", "pipelines": [next(iter(pipelines))]}
+    settings = {"pretext": {"backbone": "small_cnn", "epochs": 1, "batch_size": 8, "lr": 0.1, **_AUG},
+                "scan": {"epochs": 1, "batch_size": 8, "augment": {}},
+                "selflabel": {"epochs": 1, "batch_size": 8, "augment": {}}}
+    return {"datasets": {"toy": {"preset": "toy", "source": {"kind": "digits"}, "num_classes": 3}},
+            "pipelines": pipelines, "main": main, **{k: {"toy": settings.get(k, {})} for k in KINDS}, **extra}
 
 
 def graph(pipelines: dict[str, Any], **extra: Any):
-    main = {"dataset": "toy", "pipelines": [next(iter(pipelines))]}
-    params = {"datasets": {"toy": {"preset": "toy"}}, "pipelines": pipelines, "main": main,
-              **{kind: {"toy": {}} for kind in KINDS}}
-    return build_graph({**params, **extra})
+    return build_graph(params(pipelines, **extra))
 
 
 def chain(g, pipeline: str) -> list[str]:
-    end = g.terminal(pipeline)
-    return [*end.upstream, end.name]
+    return [i.name for i in g.chain(pipeline)]
 
 
 def test_scan_and_kmeans_share_prepare_pretext_embed() -> None:
-    g = graph({"scan": SCAN, "kmeans": ["prepare", "pretext", "embed", "kmeans", "evaluate"]})
-    assert chain(g, "scan") == ["prepare", "pretext-scan", "embed-scan", "mine-scan", "scan", "selflabel-scan",
-                                "evaluate-scan"]
-    assert chain(g, "kmeans") == ["prepare", "pretext-scan", "embed-scan", "kmeans", "evaluate-kmeans"]
+    g = graph({"scan": SCAN, "kmeans": KMEANS})
+    assert chain(g, "scan") == ["prepare", "pretext", "pretext-embed", "pretext-embed-mine", "pretext-embed-mine-scan",
+                                "pretext-embed-mine-scan-selflabel", "pretext-embed-mine-scan-selflabel-evaluate"]
+    assert chain(g, "kmeans") == ["prepare", "pretext", "pretext-embed", "pretext-embed-kmeans",
+                                  "pretext-embed-kmeans-evaluate"]
     names = [i.name for i in g.instances]
     assert len(names) == len(set(names)) == 9  # 7 + kmeans + its evaluate: nothing runs twice
-    assert g.instance("pretext-scan").used_by == ["scan", "kmeans"]
-    assert g.instance("evaluate-kmeans").terminal_of == ["kmeans"]
+    assert g.instance("pretext-embed-kmeans-evaluate").terminal_of == ["kmeans"]
 
 
 def test_inputs_wire_to_nearest_producer_of_their_artifact() -> None:
     g = graph({"scan": SCAN, "feat": {"stages": ["prepare", "embed", "mine", "scan", "selflabel", "evaluate"],
                                       "scan": {"head": "mlp"}}})
-    wires = {w.flag: w.sources for w in g.instance("scan").wires}
-    assert wires == {"--data": ("prepare",), "--model": ("pretext-scan",), "--neighbours": ("mine-scan",)}
-    assert {w.flag: w.sources for w in g.instance("selflabel-scan").wires} == {
-        "--data": ("prepare",), "--model": ("scan",), "--neighbours": ("mine-scan",)}  # a backbone: no --features
-    feat = {w.flag: w.sources for w in g.instance("scan-feat").wires}
-    assert feat == {"--data": ("prepare",), "--features": ("embed-feat",), "--neighbours": ("mine-feat",)}
-    assert g.instance("scan-feat").override and not g.instance("scan").override
-    assert {w.flag: w.sources for w in g.instance("evaluate-scan").wires}["--predictions"] == ("scan", "selflabel-scan")
+    wires = {w.flag: w.sources for w in g.instance("pretext-embed-mine-scan").wires}
+    assert wires == {"--data": ("prepare",), "--model": ("pretext",), "--neighbours": ("pretext-embed-mine",)}
+    feat = {w.flag: w.sources for w in g.instance("embed-mine-scan_feat").wires}
+    assert feat == {"--data": ("prepare",), "--features": ("embed",), "--neighbours": ("embed-mine",)}
+    assert g.instance("embed-mine-scan_feat").variant == "feat"
+    assert g.instance("pretext-embed-mine-scan").variant is None
+    evaluate = g.instance("pretext-embed-mine-scan-selflabel-evaluate")
+    assert {w.flag: w.sources for w in evaluate.wires}["--predictions"] == (
+        "pretext-embed-mine-scan", "pretext-embed-mine-scan-selflabel")
 
 
-def test_overrides_make_a_separate_instance_from_that_stage_on() -> None:
+def test_an_override_makes_the_pipelines_own_instance_from_that_stage_on() -> None:
     g = graph({"scan": SCAN, "scan5": {"stages": SCAN, "scan": {"entropy_weight": 2.0}}})
     assert chain(g, "scan5")[:4] == chain(g, "scan")[:4]  # prepare .. mine shared
-    assert chain(g, "scan5")[4:] == ["scan-scan5", "selflabel-scan5", "evaluate-scan5"]
+    assert chain(g, "scan5")[4:] == ["pretext-embed-mine-scan_scan5", "pretext-embed-mine-scan_scan5-selflabel",
+                                     "pretext-embed-mine-scan_scan5-selflabel-evaluate"]
 
 
-def test_appending_a_pipeline_renames_nothing() -> None:
-    before = {i.name for i in graph({"scan": SCAN}).instances}
-    after = {i.name for i in graph({"scan": SCAN, "kmeans": ["prepare", "pretext", "embed", "kmeans"]}).instances}
-    assert before < after
+def test_names_do_not_depend_on_declaration_order_or_other_pipelines() -> None:
+    """Reordering or deleting pipelines leaves every other stage's name and output folder as it was."""
+    real = __import__("yaml").safe_load((ROOT / "params.yaml").read_text())["pipelines"]
+    full = build_graph({**params(real)})
+    names = {p: chain(full, p) for p in real}
+    folders = {p: [instance_dir("toy", 0, n) for n in names[p]] for p in real}
+    rng = random.Random(0)
+    for _ in range(5):
+        kept = [p for p in real if rng.random() < 0.6] or ["scan"]
+        rng.shuffle(kept)
+        g = build_graph(params({p: real[p] for p in kept}))
+        for p in kept:
+            assert chain(g, p) == names[p], p
+            assert [instance_dir("toy", 0, n) for n in chain(g, p)] == folders[p]
 
 
 def test_a_prefix_pipeline_ends_at_a_shared_stage() -> None:
     g = graph({"scan": SCAN, "simclr": ["prepare", "pretext"]})
-    assert g.instance("pretext-scan").terminal_of == ["simclr"]
+    assert g.instance("pretext").terminal_of == ["simclr"]
 
 
 @pytest.mark.parametrize(("pipelines", "message"), [
@@ -89,38 +109,48 @@ def test_bad_declarations_say_where(pipelines: dict[str, Any], message: str) -> 
     ({"seeds": [-1]}, "seeds must be"),
     ({"main": {"dataset": "nope", "pipelines": ["scan"]}}, "main.dataset"),
     ({"main": {"dataset": "toy", "pipelines": ["nope"]}}, "main.pipelines"),
+    ({"runs": [{"dataset": "toy", "pipelines": ["nope"]}]}, r"runs\[0\].pipelines"),
+    ({"runs": [{"dataset": "nope", "pipelines": ["scan"]}]}, r"runs\[0\].dataset"),
+    ({"runs": [{"dataset": "toy", "pipelines": ["scan"], "seeds": [1, 1]}]}, r"runs\[0\].seeds"),
+    ({"bench": {"toy": {"pipelines": ["scan"], "seeds": "all"}}}, r"bench.toy.seeds"),
 ])
-def test_bad_seeds_or_main(extra: dict[str, Any], message: str) -> None:
+def test_bad_seeds_main_runs_or_bench(extra: dict[str, Any], message: str) -> None:
     with pytest.raises(DeclarationError, match=message):
         graph({"scan": SCAN}, **extra)
 
 
-def test_seeds_default_and_order() -> None:
-    assert graph({"scan": SCAN}).seeds == (0,)
-    assert graph({"scan": SCAN}, seeds=[3, 1]).seeds == (3, 1)
+def test_runs_asked_for_gather_main_bench_and_runs() -> None:
+    g = graph({"scan": SCAN, "kmeans": KMEANS}, seeds=[3, 1],
+              bench={"toy": {"pipelines": ["kmeans"], "seeds": [1, 2]}},
+              runs=[{"dataset": "toy", "pipelines": ["scan"], "seeds": [2, 9]}])
+    assert g.main.seeds == (3,)  # the reference seed
+    assert g.asked() == {("toy", 3): ["scan"], ("toy", 1): ["kmeans"], ("toy", 2): ["kmeans", "scan"],
+                         ("toy", 9): ["scan"]}
+    files = render_all(g, ROOT)
+    assert {p.relative_to(ROOT).as_posix() for p in files} == {
+        "dvc.yaml", "pipelines/toy/dvc.yaml", "pipelines/bench/dvc.yaml",
+        *(f"pipelines/toy/seed{s}/dvc.yaml" for s in (3, 1, 2, 9))}
+    seed1 = files[ROOT / "pipelines/toy/seed1/dvc.yaml"]
+    assert "pretext-embed-kmeans:" in seed1 and "pretext-embed-mine:" not in seed1  # only what kmeans needs
 
 
-@pytest.mark.parametrize(("dataset", "message"), [
-    ({"num_classes": 3}, "datasets.mine.preset is missing"),
-    ({"preset": "nope"}, "data set 'mine' uses preset 'nope', which has no block in embed.nope"),
-])
-def test_every_data_set_names_a_complete_preset(dataset: dict[str, Any], message: str) -> None:
-    datasets = {"toy": {"preset": "toy"}, "mine": dataset}
-    with pytest.raises(DeclarationError, match=message):
-        graph({"scan": SCAN}, datasets=datasets)
+def test_a_pipeline_declared_but_never_asked_for_adds_no_stage() -> None:
+    few = render_all(graph({"scan": SCAN}), ROOT)
+    more = render_all(graph({"scan": SCAN, "kmeans": KMEANS, "simclr": ["prepare", "pretext"]}), ROOT)
+    assert few == more
 
 
 def test_nproc_per_node_puts_torchrun_in_the_training_stage_commands() -> None:
     plain = graph({"scan": SCAN})
     g = graph({"scan": SCAN}, nproc_per_node={"pretext": 4, "scan": 1})
     assert g.nproc_per_node == {"pretext": 4}  # 1 is the default: nothing changes
-    pretext, embed = (next(i for i in g.instances if i.kind == kind) for kind in ("pretext", "embed"))
+    pretext, embed = g.instance("pretext"), g.instance("pretext-embed")
     assert stage_argv(pretext, g, "toy", 0)[0] == \
         "torchrun --standalone --nproc-per-node=4 -m stages.pretext --dataset toy --seed 0"
     assert stage_argv(pretext, g, "toy", 0)[1:] == stage_argv(pretext, plain, "toy", 0)[1:]
     assert stage_argv(embed, g, "toy", 0) == stage_argv(embed, plain, "toy", 0)  # not a training stage
     assert stage_argv(pretext, plain, "toy", 0)[0].startswith("python -m stages.pretext ")
-    rendered = render_seed_file(g, Path(__file__).resolve().parents[2], 0, True)
+    rendered = render_all(g, ROOT)[ROOT / "pipelines/toy/seed0/dvc.yaml"]
     assert "gpus: 4" in rendered and "gpus: 1" in rendered  # scan stays on one process
 
 

@@ -15,8 +15,7 @@ from stage_helpers import DS, GRAPH, argv, kind, out_dir, run_stage, write_param
 from stages import prepare
 
 # Every instance of the scan and kmeans pipelines but their evaluate stages, upstream first.
-UPSTREAM = [i.name for i in GRAPH.instances
-            if i.kind not in ("prepare", "evaluate") and {"scan", "kmeans"} & set(i.used_by)]
+UPSTREAM = [i.name for i in GRAPH.instances_for(["scan", "kmeans"]) if i.kind not in ("prepare", "evaluate")]
 
 
 @pytest.fixture

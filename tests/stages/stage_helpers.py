@@ -12,75 +12,55 @@ import yaml
 from pipelines.graph import build_graph
 from pipelines.render import stage_argv
 
+ROOT = Path(__file__).resolve().parents[2]
+REAL = yaml.safe_load((ROOT / "params.yaml").read_text())
 DS = "digits"
 AUGMENT = {"num_ops": 2, "cutout_max": 3, "hflip_prob": 0.0}
+_PAIR = {"backbone": "small_cnn", "width": 8, "epochs": 2, "batch_size": 128, "lr": 0.001,
+         "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0, "saturation": 0.0, "hue": 0.0,
+                     "grayscale_prob": 0.0, "rotation": 10}}
 
-# The structure of the repository's params.yaml, digits only, with CPU-test sizes.
-TINY_PARAMS: dict[str, Any] = {
-    "pipelines": {
-        "scan": ["prepare", "pretext", "embed", "mine", "scan", "selflabel", "evaluate"],
-        "kmeans": ["prepare", "pretext", "embed", "kmeans", "evaluate"],
-        "kmeans-pixels": ["prepare", "embed", "kmeans", "evaluate"],
-        "scan-on-features": {"stages": ["prepare", "embed", "mine", "scan", "selflabel", "evaluate"],
-                             "scan": {"head": "mlp", "hidden_dim": 32}},
-        "deepcluster": {"stages": ["prepare", "deepcluster", "embed", "kmeans", "evaluate"],
-                        "kmeans": {"l2_normalize": True}},
-        "pcl": {"stages": ["prepare", "pcl", "embed", "kmeans", "evaluate"], "kmeans": {"features": "head"}},
-        "dec": ["prepare", "ae_pretrain", "dec", "evaluate"],
-        "idec": {"stages": ["prepare", "ae_pretrain", "dec", "evaluate"],
-                 "dec": {"reconstruction": True, "optimizer": "adam", "lr": 0.001}},
-        "scan-on-pcl": ["prepare", "pcl", "embed", "mine", "scan", "selflabel", "evaluate"],
-        "dec-on-simclr": ["prepare", "pretext", "embed", "ae_pretrain", "dec", "evaluate"],
-        "cc": ["prepare", "cc", "evaluate"],
-        "dcdc": ["prepare", "dcdc", "evaluate"],
-        "iic": ["prepare", "iic", "evaluate"],
-        "idfd": {"stages": ["prepare", "idfd", "embed", "kmeans", "evaluate"], "kmeans": {"features": "head"}},
-        "scan-on-cc": {"stages": ["prepare", "cc", "embed", "mine", "scan", "selflabel", "evaluate"],
-                       "mine": {"features": "backbone"}},
-        "scan-on-idfd": ["prepare", "idfd", "embed", "mine", "scan", "selflabel", "evaluate"],
-        "cc-selflabel": ["prepare", "cc", "selflabel", "evaluate"],
-        **{f"{method}-pixels": {"stages": ["prepare", "embed", "baseline", "evaluate"], "baseline": {"method": method}}
-           for method in ("spectral", "agglomerative", "nmf")},
-    },
-    "seeds": [0],
-    "main": {"dataset": DS, "pipelines": ["scan", "kmeans"]},
-    "datasets": {DS: {"preset": DS, "source": {"kind": "digits", "test_fraction": 0.2, "seed": 0}, "num_classes": 10}},
-    "pretext": {DS: {
+# CPU-test sizes of every stage kind's settings, on digits. The pipelines are the repository's own declarations
+# (params.yaml), so a pipeline added there is tested here without a copy.
+TINY_SETTINGS: dict[str, dict[str, Any]] = {
+    "pretext": {
         "backbone": "small_cnn", "width": 8, "epochs": 2, "batch_size": 64, "lr": 0.4, "temperature": 0.1,
         "hidden_dim": 32, "output_dim": 16,
         "augment": {"crop_scale": [0.5, 1.0], "hflip_prob": 0.0, "jitter_prob": 0.8, "brightness": 0.4,
                     "contrast": 0.4, "saturation": 0.0, "hue": 0.0, "grayscale_prob": 0.0},
-    }},
-    "embed": {DS: {"batch_size": 512}},
-    "mine": {DS: {"num_neighbors": 20, "features": "head"}},
-    "scan": {DS: {"epochs": 2, "batch_size": 128, "lr": 0.01, "entropy_weight": 5.0, "num_heads": 2,
-                  "augment": AUGMENT}},
-    "selflabel": {DS: {"epochs": 1, "batch_size": 256, "threshold": 0.5, "augment": AUGMENT}},
-    "kmeans": {DS: {"features": "backbone", "nredo": 1}},
-    "baseline": {DS: {"features": "backbone"}},
-    "evaluate": {DS: {}},
-    "ae_pretrain": {DS: {"hidden_dims": [32, 32, 64, 10], "epochs": 2, "batch_size": 128, "lr": 0.001}},
-    "dec": {DS: {"update_interval": 3, "batch_size": 128, "max_iterations": 9, "kmeans_nredo": 2}},
-    "deepcluster": {DS: {"backbone": "small_cnn", "width": 8, "num_clusters": 20, "epochs": 2, "batch_size": 128,
-                         "lr": 0.05, "pca_dim": 16, "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0}}},
-    "pcl": {DS: {"backbone": "small_cnn", "width": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 128, "lr": 0.06,
-                 "queue_size": 256, "num_clusters": [10, 20], "hidden_dim": 32, "output_dim": 16,
-                 "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0, "saturation": 0.0, "hue": 0.0,
-                             "grayscale_prob": 0.0}}},
+    },
+    "embed": {"batch_size": 512},
+    "mine": {"num_neighbors": 20, "features": "head"},
+    "scan": {"epochs": 2, "batch_size": 128, "lr": 0.01, "entropy_weight": 5.0, "num_heads": 2, "hidden_dim": 32,
+             "augment": AUGMENT},
+    "selflabel": {"epochs": 1, "batch_size": 256, "threshold": 0.5, "augment": AUGMENT},
+    "kmeans": {"features": "backbone", "nredo": 1},
+    "baseline": {"features": "backbone"},
+    "evaluate": {},
+    "ae_pretrain": {"hidden_dims": [32, 32, 64, 10], "epochs": 2, "batch_size": 128, "lr": 0.001},
+    "dec": {"update_interval": 3, "batch_size": 128, "max_iterations": 9, "kmeans_nredo": 2},
+    "deepcluster": {"backbone": "small_cnn", "width": 8, "num_clusters": 20, "epochs": 2, "batch_size": 128,
+                    "lr": 0.05, "pca_dim": 16, "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0}},
+    "pcl": {"backbone": "small_cnn", "width": 8, "epochs": 2, "warmup_epochs": 1, "batch_size": 128, "lr": 0.06,
+            "queue_size": 256, "num_clusters": [10, 20], "hidden_dim": 32, "output_dim": 16,
+            "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0, "saturation": 0.0, "hue": 0.0,
+                        "grayscale_prob": 0.0}},
+    "cc": {**_PAIR, "hidden_dim": 32, "num_heads": 2},
+    "dcdc": {**_PAIR, "overcluster": 20, "repeats": 2,
+             "original": {"crop_scale": [0.9, 1.0], "hflip_prob": 0.0, "jitter_prob": 0.0}},
+    "iic": {**_PAIR, "epochs": 3, "overcluster": 20, "cluster_epochs": 2, "num_heads": 3},
+    "idfd": {"backbone": "small_cnn", "width": 8, "epochs": 2, "batch_size": 128, "lr": 0.03, "lr_milestones": [1],
+             "output_dim": 16, "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0, "saturation": 0.0,
+                                           "hue": 0.0, "grayscale_prob": 0.0}},
 }
-_PAIR = {"backbone": "small_cnn", "width": 8, "epochs": 2, "batch_size": 128, "lr": 0.001,
-         "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0, "saturation": 0.0, "hue": 0.0,
-                     "grayscale_prob": 0.0, "rotation": 10}}
-TINY_PARAMS.update({
-    "cc": {DS: {**_PAIR, "hidden_dim": 32, "num_heads": 2}},
-    "dcdc": {DS: {**_PAIR, "overcluster": 20, "repeats": 2,
-                  "original": {"crop_scale": [0.9, 1.0], "hflip_prob": 0.0, "jitter_prob": 0.0}}},
-    "iic": {DS: {**_PAIR, "epochs": 3, "overcluster": 20, "cluster_epochs": 2, "num_heads": 3}},
-    "idfd": {DS: {"backbone": "small_cnn", "width": 8, "epochs": 2, "batch_size": 128, "lr": 0.03,
-                  "lr_milestones": [1], "output_dim": 16,
-                  "augment": {"crop_scale": [0.7, 1.0], "hflip_prob": 0.0, "saturation": 0.0, "hue": 0.0,
-                              "grayscale_prob": 0.0}}},
-})
+
+TINY_PARAMS: dict[str, Any] = {
+    "pipelines": REAL["pipelines"],
+    "seeds": [0],
+    "main": {"dataset": DS, "pipelines": ["scan", "kmeans"]},
+    "datasets": {DS: {"preset": DS, "source": {"kind": "digits", "test_fraction": 0.2, "seed": 0}, "num_classes": 10}},
+    **{kind: {DS: settings} for kind, settings in TINY_SETTINGS.items()},
+}
 GRAPH = build_graph(TINY_PARAMS)
 
 

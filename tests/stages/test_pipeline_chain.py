@@ -8,7 +8,7 @@ from pathlib import Path
 
 from stage_helpers import GRAPH, argv, is_png, kind, leftovers, out_dir, run_stage
 
-from pipelines.kinds import ARTIFACT_FILES, KINDS
+from stages.kinds import ARTIFACT_FILES, KINDS
 
 
 def test_every_pipeline_runs_end_to_end(tmp_path: Path, params_file: Path) -> None:

@@ -14,7 +14,7 @@ import stages.pretext as pretext_stage
 import stages.training as training
 from deepclust.engine import fit, load_checkpoint, load_state_strict
 from deepclust.methods import SimCLR
-from deepclust.models import ContrastiveModel, SimCLRProjectionHead, build_backbone
+from deepclust.models import HeadModel, SimCLRProjectionHead, build_backbone
 from deepclust.models.io import load_contrastive
 
 BATCHES_PER_EPOCH = 1437 // 64
@@ -123,7 +123,7 @@ def test_non_finite_loss(work: Path, params_file: Path, monkeypatch: pytest.Monk
     payload = load_checkpoint(out / "run" / "checkpoint.pt")
     assert payload["run_variables"]["epoch"] == 1
     backbone = build_backbone("small_cnn", 1, 8)
-    model = ContrastiveModel(backbone, SimCLRProjectionHead(backbone.output_dim, 32, 16))
+    model = HeadModel(backbone, SimCLRProjectionHead(backbone.output_dim, 32, 16))
     state = {k.removeprefix("model."): v for k, v in payload["states"]["method"].items()}
     load_state_strict(model, state, "pretext checkpoint")
     assert all(torch.isfinite(p).all() for p in model.parameters())
