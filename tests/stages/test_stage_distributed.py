@@ -59,8 +59,8 @@ def test_two_process_pretext_is_killed_and_resumes(work: Path, tmp_path: Path) -
     def edit(params: dict) -> None:
         params["pretext"][DS].update(epochs=EPOCHS, samples_per_epoch=512)
 
-    args = argv("pretext-scan", work, write_params(tmp_path / "params.yaml", edit))
-    out = out_dir(work, "pretext-scan")
+    args = argv("pretext", work, write_params(tmp_path / "params.yaml", edit))
+    out = out_dir(work, "pretext")
     ckpt = out / "run" / "checkpoint.pt"
     first = _torchrun(args)
     deadline = time.time() + 120

@@ -18,7 +18,7 @@ from stages import ae_pretrain, dec
 def test_dec_clusters_on_a_convolutional_backbone(upstream: Path, params_file: Path, tmp_path: Path) -> None:
     """DEC on SimCLR's network itself (images in, encoder fine-tuned): any backbone producer feeds dec."""
     out = tmp_path / "dec-on-cnn"
-    args = argv("dec", upstream, params_file, model=out_dir(upstream, "pretext-scan") / "model.pt", out=out,
+    args = argv("ae_pretrain-dec", upstream, params_file, model=out_dir(upstream, "pretext") / "model.pt", out=out,
                 run_dir=out / "run")
     assert run_stage(dec, args) == 0
     model, arch = load_clustering(out / "model.pt")
@@ -34,7 +34,7 @@ def test_dec_clusters_on_a_convolutional_backbone(upstream: Path, params_file: P
 def test_idec_needs_an_autoencoder(upstream: Path, params_file: Path, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "idec"
-    args = argv("dec-idec", upstream, params_file, model=out_dir(upstream, "pretext-scan") / "model.pt", out=out,
+    args = argv("ae_pretrain-dec_idec", upstream, params_file, model=out_dir(upstream, "pretext") / "model.pt", out=out,
                 run_dir=out / "run")
     assert run_stage(dec, args) == 2
     line = stderr_error_line(capsys.readouterr().err)
@@ -44,19 +44,19 @@ def test_idec_needs_an_autoencoder(upstream: Path, params_file: Path, tmp_path: 
 
 def test_ae_pretrain_resumes_from_its_checkpoint(work: Path, params_file: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    args = argv("ae_pretrain-dec", work, params_file)
+    args = argv("ae_pretrain", work, params_file)
     assert run_stage(ae_pretrain, args) == 0
-    first = json.loads((out_dir(work, "ae_pretrain-dec") / "metrics.json").read_text())
+    first = json.loads((out_dir(work, "ae_pretrain") / "metrics.json").read_text())
     assert first["input_dim"] == 64 and first["test_reconstruction_mse"] > 0
     assert run_stage(ae_pretrain, args) == 0  # nothing left to train: the checkpoint's epoch is the last
-    again = json.loads((out_dir(work, "ae_pretrain-dec") / "metrics.json").read_text())
+    again = json.loads((out_dir(work, "ae_pretrain") / "metrics.json").read_text())
     assert again["resumed_at_epoch"] == first["epochs"] and again["loss"] == first["loss"]
     assert "resuming from epoch" in capsys.readouterr().out
 
 
 def test_missing_upstream_model_is_one_line(work: Path, params_file: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    args = argv("dec", work, params_file, model=tmp_path / "nope" / "model.pt")
+    args = argv("ae_pretrain-dec", work, params_file, model=tmp_path / "nope" / "model.pt")
     assert run_stage(dec, args) == 2
     assert "nope" in stderr_error_line(capsys.readouterr().err)
 
@@ -80,9 +80,9 @@ def test_dec_and_idec_on_a_feature_table(tmp_path: Path) -> None:
     params = write_params(tmp_path / "params.yaml", table)
     data = tmp_path / "data"
     assert run_stage(prepare, argv("prepare", data, params, ds="table")) == 0
-    assert run_stage(ae_pretrain, argv("ae_pretrain-dec", data, params, ds="table")) == 0
-    assert json.loads((out_dir(data, "ae_pretrain-dec", ds="table") / "metrics.json").read_text())["input_dim"] == 6
-    for name in ("dec", "dec-idec"):
+    assert run_stage(ae_pretrain, argv("ae_pretrain", data, params, ds="table")) == 0
+    assert json.loads((out_dir(data, "ae_pretrain", ds="table") / "metrics.json").read_text())["input_dim"] == 6
+    for name in ("ae_pretrain-dec", "ae_pretrain-dec_idec"):
         assert run_stage(dec, argv(name, data, params, ds="table")) == 0, name
         predictions = read_predictions(out_dir(data, name, ds="table") / "predictions.csv")
         assert predictions["train"].probabilities.shape == (120, 3)

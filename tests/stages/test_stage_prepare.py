@@ -20,7 +20,7 @@ def test_prepare_digits(tmp_path: Path, params_file: Path, capsys: pytest.Captur
     data = tmp_path / "data"
     assert run_stage(prepare, argv("prepare", data, params_file)) == 0
     out = data / DS / "prepared"
-    assert sorted(p.name for p in out.iterdir()) == ["card.json", "test.npz", "train.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["card.json", "params.json", "test.npz", "train.npz"]
     card = json.loads((out / "card.json").read_text())
     assert card["dataset"] == DS
     assert card["splits"]["train"]["n"] == 1437 and card["splits"]["test"]["n"] == 360
@@ -38,7 +38,7 @@ def test_prepare_is_byte_identical_on_a_rerun(tmp_path: Path, params_file: Path)
     for data in (first, second):
         assert run_stage(prepare, argv("prepare", data, params_file)) == 0
     files = sorted(p.name for p in (first / DS / "prepared").iterdir())
-    assert files == ["card.json", "test.npz", "train.npz"]
+    assert files == ["card.json", "params.json", "test.npz", "train.npz"]
     for name in files:
         assert (first / DS / "prepared" / name).read_bytes() == (second / DS / "prepared" / name).read_bytes(), name
 

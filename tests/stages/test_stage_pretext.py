@@ -33,8 +33,8 @@ def _log_epochs(run_dir: Path) -> list[int]:
 
 
 def test_pretext_outputs(work: Path, params_file: Path) -> None:
-    assert run_stage(pretext_stage, argv("pretext-scan", work, params_file)) == 0
-    out = out_dir(work, "pretext-scan")
+    assert run_stage(pretext_stage, argv("pretext", work, params_file)) == 0
+    out = out_dir(work, "pretext")
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"loss", "epochs", "resumed_at_epoch", "seconds", "images_per_second", "device"} <= metrics.keys()
     assert metrics["epochs"] == 2 and metrics["resumed_at_epoch"] == 0
@@ -49,27 +49,27 @@ def test_pretext_outputs(work: Path, params_file: Path) -> None:
     assert leftovers(work) == []
     # A re-run (dvc repro -f) resumes the finished run: same model, and the throughput of its epochs, not 0.
     assert metrics["images_per_second"] > 0
-    assert run_stage(pretext_stage, argv("pretext-scan", work, params_file)) == 0
+    assert run_stage(pretext_stage, argv("pretext", work, params_file)) == 0
     again = json.loads((out / "metrics.json").read_text())
     assert again["resumed_at_epoch"] == 2 and again["images_per_second"] == metrics["images_per_second"]
 
 
 def test_changed_params_start_over(work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     params = write_params(tmp_path / "params.yaml", _epochs(2))
-    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) == 0
+    assert run_stage(pretext_stage, argv("pretext", work, params)) == 0
     capsys.readouterr()
     params = write_params(tmp_path / "params.yaml", _epochs(3))  # the fingerprint covers params: no resume
-    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) == 0
+    assert run_stage(pretext_stage, argv("pretext", work, params)) == 0
     assert "resuming" not in capsys.readouterr().out
-    metrics = json.loads((out_dir(work, "pretext-scan") / "metrics.json").read_text())
+    metrics = json.loads((out_dir(work, "pretext") / "metrics.json").read_text())
     assert metrics["resumed_at_epoch"] == 0 and metrics["epochs"] == 3
-    assert _log_epochs(out_dir(work, "pretext-scan") / "run") == [1, 2, 3]
+    assert _log_epochs(out_dir(work, "pretext") / "run") == [1, 2, 3]
 
 
 def test_resume_after_interrupt(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     params = write_params(tmp_path / "params.yaml", _epochs(3))
-    out = out_dir(work, "pretext-scan")
+    out = out_dir(work, "pretext")
 
     def interrupt_third_epoch(epoch: int, metrics: dict) -> None:
         if epoch == 2:  # epochs 1 and 2 are checkpointed; Ctrl-C at the end of the third
@@ -77,14 +77,14 @@ def test_resume_after_interrupt(work: Path, tmp_path: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(training, "fit",
                         lambda *a, **kw: fit(*a, on_epoch_end=interrupt_third_epoch, **kw))
-    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) != 0
+    assert run_stage(pretext_stage, argv("pretext", work, params)) != 0
     assert stderr_error_line(capsys.readouterr().err) == "error: interrupted"
     assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
     assert load_checkpoint(out / "run" / "checkpoint.pt")["run_variables"]["epoch"] == 2
     assert leftovers(work) == []
     monkeypatch.undo()
 
-    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) == 0
+    assert run_stage(pretext_stage, argv("pretext", work, params)) == 0
     assert "resuming from epoch 2" in capsys.readouterr().out
     assert json.loads((out / "metrics.json").read_text())["resumed_at_epoch"] == 2
     assert _log_epochs(out / "run") == [1, 2, 3]
@@ -93,9 +93,9 @@ def test_resume_after_interrupt(work: Path, tmp_path: Path, monkeypatch: pytest.
     other = tmp_path / "other"
     (other / DS).mkdir(parents=True)
     (other / DS / "prepared").symlink_to(work / DS / "prepared")
-    assert run_stage(pretext_stage, argv("pretext-scan", other, params)) == 0
+    assert run_stage(pretext_stage, argv("pretext", other, params)) == 0
     resumed = load_contrastive(out / "model.pt")[0].state_dict()
-    straight = load_contrastive(out_dir(other, "pretext-scan") / "model.pt")[0].state_dict()
+    straight = load_contrastive(out_dir(other, "pretext") / "model.pt")[0].state_dict()
     for key, value in straight.items():
         assert torch.equal(resumed[key], value), key
 
@@ -113,8 +113,8 @@ def test_non_finite_loss(work: Path, params_file: Path, monkeypatch: pytest.Monk
         return out
 
     monkeypatch.setattr(SimCLR, "training_step", nan_in_second_epoch)
-    out = out_dir(work, "pretext-scan")
-    assert run_stage(pretext_stage, argv("pretext-scan", work, params_file)) != 0
+    out = out_dir(work, "pretext")
+    assert run_stage(pretext_stage, argv("pretext", work, params_file)) != 0
     line = stderr_error_line(capsys.readouterr().err)
     assert "non-finite" in line and "epoch 2" in line and "checkpoint.pt" in line
     assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
@@ -134,9 +134,9 @@ def test_huge_lr_is_a_non_finite_loss(work: Path, tmp_path: Path, capsys: pytest
         params["pretext"][DS].update(lr=1e30, epochs=1)
 
     params = write_params(tmp_path / "params.yaml", edit)
-    assert run_stage(pretext_stage, argv("pretext-scan", work, params)) != 0
+    assert run_stage(pretext_stage, argv("pretext", work, params)) != 0
     assert "non-finite" in stderr_error_line(capsys.readouterr().err)
-    assert not (out_dir(work, "pretext-scan") / "model.pt").exists()
+    assert not (out_dir(work, "pretext") / "model.pt").exists()
     assert leftovers(work) == []
 
 
@@ -156,10 +156,10 @@ def test_feature_table_pretext_is_the_identity(tmp_path: Path, capsys: pytest.Ca
     params = write_params(tmp_path / "params.yaml", table)
     data = tmp_path / "data"
     assert run_stage(prepare, argv("prepare", data, params, ds="table")) == 0
-    assert run_stage(pretext_stage, argv("pretext-scan", data, params, ds="table")) == 0
+    assert run_stage(pretext_stage, argv("pretext", data, params, ds="table")) == 0
     assert "feature table (5-d)" in capsys.readouterr().out
-    model, cfg = load_contrastive(out_dir(data, "pretext-scan", ds="table") / "model.pt")
+    model, cfg = load_contrastive(out_dir(data, "pretext", ds="table") / "model.pt")
     assert cfg["backbone"] == {"name": "identity", "input_dim": 5} and cfg["head"] == {"kind": "identity"}
-    assert (out_dir(data, "pretext-scan", ds="table") / "run").is_dir()  # a declared out, even untrained
+    assert (out_dir(data, "pretext", ds="table") / "run").is_dir()  # a declared out, even untrained
     x = torch.randn(4, 5)
     assert torch.equal(model(x), x)

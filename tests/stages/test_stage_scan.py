@@ -18,9 +18,9 @@ from stages import scan
 
 
 def test_scan_outputs(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = out_dir(upstream, "scan")
+    out = out_dir(upstream, "pretext-embed-mine-scan")
     shutil.rmtree(out)
-    assert run_stage(scan, argv("scan", upstream, params_file)) == 0
+    assert run_stage(scan, argv("pretext-embed-mine-scan", upstream, params_file)) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 2
     assert metrics["selected_epoch"] in (1, 2) and metrics["selected_head"] in (0, 1)
@@ -49,20 +49,20 @@ def _set(key: str, value: object) -> Callable[[dict], None]:
 ], ids=["unknown-key", "wrong-type", "one-cluster"])
 def test_bad_params(upstream: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                     edit: Callable[[dict], None], expected: str) -> None:
-    out = out_dir(upstream, "scan")
+    out = out_dir(upstream, "pretext-embed-mine-scan")
     shutil.rmtree(out)
     params = write_params(tmp_path / "params.yaml", edit)
-    assert run_stage(scan, argv("scan", upstream, params)) != 0
+    assert run_stage(scan, argv("pretext-embed-mine-scan", upstream, params)) != 0
     line = stderr_error_line(capsys.readouterr().err)
     assert expected in line and "params.yaml" in line
     assert not out.exists() and leftovers(upstream) == []
 
 
 def test_missing_pretext(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = out_dir(upstream, "scan")
+    out = out_dir(upstream, "pretext-embed-mine-scan")
     shutil.rmtree(out)
     missing = upstream / DS / "nope" / "model.pt"
-    assert run_stage(scan, argv("scan", upstream, params_file, model=missing)) != 0
+    assert run_stage(scan, argv("pretext-embed-mine-scan", upstream, params_file, model=missing)) != 0
     line = stderr_error_line(capsys.readouterr().err)
     assert "missing upstream artifact" in line and "pretext model" in line and str(missing) in line
     assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
@@ -70,7 +70,7 @@ def test_missing_pretext(upstream: Path, params_file: Path, capsys: pytest.Captu
 
 
 def test_unknown_dataset(upstream: Path, params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_stage(scan, argv("scan", upstream, params_file, ds="nope")) != 0
+    assert run_stage(scan, argv("pretext-embed-mine-scan", upstream, params_file, ds="nope")) != 0
     assert "'nope'" in stderr_error_line(capsys.readouterr().err)
     assert not (upstream / "nope").exists()
 
@@ -78,7 +78,7 @@ def test_unknown_dataset(upstream: Path, params_file: Path, capsys: pytest.Captu
 def test_scan_writes_predictions_for_train_and_test(upstream: Path) -> None:
     from deepclust.data import read_predictions
 
-    found = read_predictions(out_dir(upstream, "scan") / "predictions.csv")
+    found = read_predictions(out_dir(upstream, "pretext-embed-mine-scan") / "predictions.csv")
     assert list(found) == ["train", "test"]
     assert len(found["train"].ids) == 1437 and len(found["test"].ids) == 360
     assert found["test"].ids[0].startswith("digits/") and found["test"].probabilities.shape == (360, 10)
@@ -88,10 +88,10 @@ def test_scan_writes_predictions_for_train_and_test(upstream: Path) -> None:
 def test_scan_on_features_trains_an_mlp_head_on_the_input(upstream: Path, params_file: Path) -> None:
     from stages import embed, mine
 
-    for name, module in (("embed-kmeans-pixels", embed), ("mine-scan-on-features", mine),
-                         ("scan-scan-on-features", scan)):
+    for name, module in (("embed", embed), ("embed-mine", mine),
+                         ("embed-mine-scan_scan-on-features", scan)):
         assert run_stage(module, argv(name, upstream, params_file)) == 0, name
-    out = out_dir(upstream, "scan-scan-on-features")
+    out = out_dir(upstream, "embed-mine-scan_scan-on-features")
     model, cfg = load_clustering(out / "model.pt")
     assert cfg["backbone"] == {"name": "identity", "input_dim": 64}
     assert cfg["head"]["kind"] == "mlp" and cfg["head"]["hidden_dim"] == 32  # the pipeline's override

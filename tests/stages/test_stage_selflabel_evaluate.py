@@ -15,9 +15,9 @@ from stages import evaluate, selflabel
 
 
 def test_selflabel_outputs(upstream: Path, params_file: Path) -> None:
-    out = out_dir(upstream, "selflabel-scan")
+    out = out_dir(upstream, "pretext-embed-mine-scan-selflabel")
     shutil.rmtree(out)
-    assert run_stage(selflabel, argv("selflabel-scan", upstream, params_file)) == 0
+    assert run_stage(selflabel, argv("pretext-embed-mine-scan-selflabel", upstream, params_file)) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1
     assert 0.0 < metrics["confident_fraction"] <= 1.0  # threshold 0.5: some samples are confident
@@ -31,8 +31,8 @@ def test_selflabel_outputs(upstream: Path, params_file: Path) -> None:
 
 def test_evaluate_scores_every_predictions_file(upstream: Path, params_file: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    out = out_dir(upstream, "evaluate-scan")
-    assert run_stage(evaluate, argv("evaluate-scan", upstream, params_file)) == 0
+    out = out_dir(upstream, "pretext-embed-mine-scan-selflabel-evaluate")
+    assert run_stage(evaluate, argv("pretext-embed-mine-scan-selflabel-evaluate", upstream, params_file)) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["by_stage"]) == ["scan", "selflabel"] and metrics["final"] == "selflabel"
     for key in ("acc", "nmi", "ari"):
@@ -46,16 +46,16 @@ def test_evaluate_scores_every_predictions_file(upstream: Path, params_file: Pat
 
 
 def test_evaluate_kmeans_pipeline(upstream: Path, params_file: Path) -> None:
-    assert run_stage(evaluate, argv("evaluate-kmeans", upstream, params_file)) == 0
-    metrics = json.loads((out_dir(upstream, "evaluate-kmeans") / "metrics.json").read_text())
+    assert run_stage(evaluate, argv("pretext-embed-kmeans-evaluate", upstream, params_file)) == 0
+    metrics = json.loads((out_dir(upstream, "pretext-embed-kmeans-evaluate") / "metrics.json").read_text())
     assert list(metrics["by_stage"]) == ["kmeans"] and metrics["acc"] > 0.2  # chance: 0.1
 
 
 def test_evaluate_missing_predictions(upstream: Path, params_file: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    out = out_dir(upstream, "evaluate-scan")
+    out = out_dir(upstream, "pretext-embed-mine-scan-selflabel-evaluate")
     missing = upstream / "x" / "predictions.csv"
-    assert run_stage(evaluate, argv("evaluate-scan", upstream, params_file,
+    assert run_stage(evaluate, argv("pretext-embed-mine-scan-selflabel-evaluate", upstream, params_file,
                                     predictions=f"selflabel={missing}")) != 0
     assert "missing upstream artifact" in stderr_error_line(capsys.readouterr().err)
     assert not out.exists() or not any(out.iterdir())
@@ -64,13 +64,13 @@ def test_evaluate_missing_predictions(upstream: Path, params_file: Path,
 
 def test_evaluate_rejects_predictions_of_other_samples(upstream: Path, params_file: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    path = out_dir(upstream, "kmeans") / "predictions.csv"
+    path = out_dir(upstream, "pretext-embed-kmeans") / "predictions.csv"
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:1] + lines[2:]) + "\n")  # one training sample fewer
-    assert run_stage(evaluate, argv("evaluate-scan", upstream, params_file, predictions=f"kmeans={path}")) == 0
+    assert run_stage(evaluate, argv("pretext-embed-mine-scan-selflabel-evaluate", upstream, params_file, predictions=f"kmeans={path}")) == 0
     lines = path.read_text().splitlines()
     test_rows = [i for i, line in enumerate(lines) if line.startswith("test,")]
     del lines[test_rows[0]]
     path.write_text("\n".join(lines) + "\n")
-    assert run_stage(evaluate, argv("evaluate-scan", upstream, params_file, predictions=f"kmeans={path}")) != 0
+    assert run_stage(evaluate, argv("pretext-embed-mine-scan-selflabel-evaluate", upstream, params_file, predictions=f"kmeans={path}")) != 0
     assert "sample ids differ" in stderr_error_line(capsys.readouterr().err)
