@@ -11,7 +11,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.dvc_graph import Plan, StageInfo, plan_pipeline, resolve_root
 from flows.metrics import publish_metrics, read_metrics
 from flows.params import read_params
-from flows.serve import declared
+from flows.serve import BENCH, declared
 from flows.workspace import open_workspace, save_experiment
 from tasks._process import stop_groups_on_sigterm
 from tasks.dvc_stage import repro_stage
@@ -103,7 +103,7 @@ def run_pipeline(
     workdir, experiment = open_workspace(repo, overrides) if overrides else (repo, None)
     if experiment:
         logger.info("overrides %s run in %s (DVC experiment %s)", overrides, workdir, experiment)
-    if declared(workdir) is not None:  # a deepclust project: a run not yet asked for declares itself
+    if declared(workdir) is not None and pipeline != BENCH:  # deepclust: a run not yet asked for declares itself
         ensure_run(workdir, pipeline, dataset, seed)
     plan = plan_pipeline(workdir, pipeline, dataset, seed)
     plan = plan.upstream_of(plan.find(to_stage).address) if to_stage else plan

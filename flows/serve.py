@@ -28,15 +28,20 @@ def deployment_name(pipeline: str, dataset: str) -> str:
     return f"{pipeline}-{dataset}" if dataset else pipeline
 
 
+BENCH = "bench"  # the pseudo-pipeline of a benchmark table (`bench-<ds>`: its DVC stage runs every run it lists)
+
+
 def declared(root: str) -> list[tuple[str, str]] | None:
-    """(pipeline, data set) for every declared pipeline x data set of a deepclust project, else None."""
+    """(pipeline, data set) for every declared pipeline x data set of a deepclust project, and (bench, data set)
+    for every benchmark table; None for another DVC project."""
     import yaml
 
     path = Path(root) / "params.yaml"
     params = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
     if "pipelines" not in params:
         return None
-    return [(p, d) for p in params["pipelines"] for d in params.get("datasets") or {}]
+    return [(p, d) for p in params["pipelines"] for d in params.get("datasets") or {}] + \
+        [(BENCH, d) for d in params.get("bench") or {}]
 
 
 def deployment_specs(root: str) -> dict[str, dict[str, Any]]:

@@ -38,17 +38,18 @@ def _generated(root: Path) -> list[Path]:
     return [p for p in sorted((Path(root) / "pipelines").rglob("dvc.yaml")) if p.read_text().startswith(HEADER)]
 
 
-def fit_problems(graph: Graph, root: Path, dataset: str | None = None) -> list[str]:
-    """What cannot work on the data of the runs asked for (K or neighbours against N, a batch larger than the
-    data set, ...), for every data set already prepared (its card gives N), or only DATASET."""
+def fit_problems(graph: Graph, root: Path, dataset: str | None = None,
+                 pipelines: list[str] | None = None) -> list[str]:
+    """What cannot work on the data of the runs asked for (K or neighbours against N, ...), for every data set
+    already prepared (its card gives N), or only DATASET (and only PIPELINES on it)."""
     found = []
     for ds in dict.fromkeys(d for d, _ in graph.asked()):
         card = Path(root) / "data" / ds / "prepared" / "card.json"
         if (dataset is not None and ds != dataset) or not card.exists():
             continue
         n_train = int(json.loads(card.read_text())["splits"]["train"]["n"])
-        pipelines = [p for (d, _), ps in graph.asked().items() if d == ds for p in ps]
-        for inst in graph.instances_for(pipelines):
+        chosen = pipelines or [p for (d, _), ps in graph.asked().items() if d == ds for p in ps]
+        for inst in graph.instances_for(chosen):
             found += problems(resolve(graph.params, inst.kind, ds, inst.variant), n_train)
     return list(dict.fromkeys(found))
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from deepclust.errors import DeepclustError
-from pipelines import ROOT, DeclarationError, load_graph, stale_files, sync
+from pipelines import ROOT, DeclarationError, fit_problems, load_graph, stale_files, sync
 from pipelines.declare import ensure_asked
 from pipelines.graph import Graph
 from pipelines.render import address, bench_argv, instance_dir
@@ -53,7 +53,11 @@ def _run(pipeline: str, dataset: str, seed: int | None, force: bool, report: boo
     seed = graph.seeds[0] if seed is None else seed
     graph = ensure_asked(pipeline, dataset, [seed])
     terminal = graph.terminal(pipeline)
-    code = _dvc("repro", *(["-f"] if force else []), address(dataset, seed, terminal.name))
+    code = _dvc("repro", address(dataset, seed, "prepare"))
+    found = fit_problems(graph, ROOT, dataset, [pipeline]) if code == 0 else []
+    if found:  # before any training: K, neighbours, ... against the prepared data
+        raise DeclarationError(f"params.yaml: {found[0]}")
+    code = code or _dvc("repro", *(["-f"] if force else []), address(dataset, seed, terminal.name))
     if code == 0 and report and terminal.kind == "evaluate":
         metrics = f"{instance_dir(dataset, seed, terminal.name)}/metrics.json"
         code = subprocess.call([sys.executable, "-m", "stages.report", "--dataset", dataset,

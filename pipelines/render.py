@@ -99,10 +99,11 @@ def render_instance(inst: Instance, graph: Graph, root: Path, ds: str, seed: int
             lines += [f"      - {out}/run:", "          persist: true    # epoch checkpoint: a killed run resumes"]
         files = sorted({ARTIFACT_FILES[a] for a in kind.outputs} - {"metrics.json"})
         lines += [f"      - {out}/{f}" for f in files]
-        # Small files kept in git (not the DVC cache): a fresh clone has every run's settings and figures.
-        for small in (*kind.plots, "params.json", "metrics.json"):
-            lines += [f"      - {out}/{small}:", "          cache: false"]
-    meta = f"kind: {inst.kind}, dataset: {ds}" + ("" if inst.kind == "prepare" else f", seed: {seed}")
+        if "evaluation" in kind.outputs:  # what the report and the bench tables depend on
+            lines += [f"      - {out}/metrics.json:", "          cache: false"]
+        # Not outs: params.json, metrics.json and plots beside the artifacts. Small, kept in git (a fresh clone has
+        # every run's settings and figures), and each declared file costs every `dvc` command time (docs).
+    meta = f"kind: {inst.kind}, dataset: {ds}" + ("" if inst.kind == "prepare" else f", seed: {seed}, out: {out}")
     if kind.trains:
         meta += f", gpus: {graph.nproc_per_node.get(inst.kind, 1)}"
     ends = [p for p in inst.terminal_of if p in users]  # the flows find a pipeline's last stage by this

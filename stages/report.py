@@ -25,11 +25,12 @@ def table_rows(pipelines: dict[str, dict[str, Any]]) -> list[tuple[str, str, dic
 def print_table(dataset: str, pipelines: dict[str, dict[str, Any]]) -> str:
     """Prints (and returns) the ACC / NMI / ARI table of evaluate results, one row per predictions file."""
     first = next(iter(pipelines.values()))
+    width = max(22, *(len(p) + 2 for p in pipelines))
     lines = [f"\n{dataset}: {first['protocol']}",
-             f"{'pipeline':<22}{'stage':<14}{'ACC':>8}{'NMI':>8}{'ARI':>8}"]
+             f"{'pipeline':<{width}}{'stage':<14}{'ACC':>8}{'NMI':>8}{'ARI':>8}"]
     for pipeline, stage, m in table_rows(pipelines):
         cells = "".join(f"{m[k]:>8.4f}" for k in ("acc", "nmi", "ari")) if m else f"{'(no labels)':>24}"
-        lines.append(f"{pipeline:<22}{stage:<14}{cells}")
+        lines.append(f"{pipeline:<{width}}{stage:<14}{cells}")
     text = "\n".join(lines)
     print(text)
     return text

@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.orchestration, pytest.mark.timeout(900)]
 
 PIPELINES = ("kmeans-pixels", "kmeans")
 SEEDS = (0, 1)
-BENCH_PARAMS = tiny_params().replace(
-    "seeds: [0]\n", f"seeds: [0, 1]\nbench:\n  digits: {{pipelines: [{', '.join(PIPELINES)}], seeds: [0, 1]}}\n")
+BENCH_PARAMS = tiny_params(seeds=list(SEEDS), bench={"digits": {"pipelines": list(PIPELINES), "seeds": list(SEEDS)}})
+TERMINAL = {"kmeans-pixels": "embed-kmeans-evaluate", "kmeans": "pretext-embed-kmeans-evaluate"}
 
 
 def _bench(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -34,14 +34,14 @@ def _finished(root: Path) -> dict[str, float]:
     lock entry is not written yet did not finish as far as DVC knows), with their metrics' mtimes."""
     found = {}
     for seed in SEEDS:
-        lock = root / ("pipelines/dvc.lock" if seed == 0 else f"pipelines/seed{seed}/dvc.lock")
+        lock = root / f"pipelines/digits/seed{seed}/dvc.lock"
         try:
             locked = (yaml.safe_load(lock.read_text()) or {}).get("stages", {}) if lock.exists() else {}
         except yaml.YAMLError:  # being rewritten
             continue
         for pipeline in PIPELINES:
-            if f"evaluate-{pipeline}@digits" in locked:
-                path = root / f"data/digits/seed{seed}/evaluate-{pipeline}/metrics.json"
+            if TERMINAL[pipeline] in locked:
+                path = root / f"data/digits/seed{seed}/{TERMINAL[pipeline]}/metrics.json"
                 found[str(path.relative_to(root))] = path.stat().st_mtime_ns
     return found
 
@@ -75,8 +75,7 @@ def test_bench_table_resumes_after_kill(tmp_path: Path) -> None:
     ran = ran_stages(resumed.stdout)
     for path, mtime in finished.items():  # a finished run is neither re-run nor rewritten
         seed, stage = int(path.split("/")[2].removeprefix("seed")), path.split("/")[3]
-        stage_file = "pipelines/dvc.yaml" if seed == 0 else f"pipelines/seed{seed}/dvc.yaml"
-        assert f"{stage_file}:{stage}@digits" not in ran, (path, ran)
+        assert f"pipelines/digits/seed{seed}/dvc.yaml:{stage}" not in ran, (path, ran)
         assert (root / path).stat().st_mtime_ns == mtime, path
     assert "pipelines/bench/dvc.yaml:bench-digits" in ran
 

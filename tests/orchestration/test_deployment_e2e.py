@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from prefect_api import SKIPPING, Server, api, delete_deployment, deployment_run, flow_run_log, serving
-from real_project import UP_TO_DATE, Built, copy_real_project, dvc_out, ran_stages
+from real_project import SCAN_DIGITS, UP_TO_DATE, Built, copy_real_project, dvc_out, ran_stages
 from toy_project import clear_runs_log, dvc, runs_log
 
 pytestmark = [pytest.mark.orchestration, pytest.mark.timeout(600)]
@@ -58,7 +58,7 @@ def test_scan_digits_deployment_on_real_stages(server: Server, real_template: Bu
         assert artifacts[0]["type"] == "table" and artifacts[0]["flow_run_id"] == first["id"]
         data = artifacts[0]["data"]
         rows = json.loads(data) if isinstance(data, str) else data
-        terminal = "pipelines/dvc.yaml:evaluate-scan@digits"
+        terminal = "pipelines/digits/seed0/dvc.yaml:pretext-embed-mine-scan-selflabel-evaluate"
         headline = {row["metric"] for row in rows if row["stage"] == terminal and "." not in row["metric"]}
         assert rows[0]["stage"] == terminal and {"acc", "ari", "nmi", "split"} <= headline
 
@@ -68,8 +68,7 @@ def test_scan_digits_deployment_on_real_stages(server: Server, real_template: Bu
         )
         assert second["state_type"] == "COMPLETED", second["state"]
         second_log = flow_run_log(server.url, second["id"], 7)
-        assert ran_stages(second_log) == [f"pipelines/dvc.yaml:{s}@digits" for s in
-                                          ("scan", "selflabel-scan", "evaluate-scan")], second_log
+        assert ran_stages(second_log) == SCAN_DIGITS[4:], second_log  # scan, selflabel, evaluate
         assert second_log.count(SKIPPING) == 4, second_log
     # The override ran in its own worktree and was saved as an experiment: the checkout is as it was.
     assert (root / "params.yaml").read_bytes() == params_before

@@ -1,7 +1,8 @@
 """A user's own image folder, registered with one block of params.yaml, run through real DVC stages.
 
-No dvc.yaml edit and no regeneration: DVC's `foreach` over params.yaml's data sets picks the block up, its
-preset supplies every stage's settings, and `python -m pipelines run` names the pipeline and data set.
+One block and one command: its preset supplies every stage's settings, and `python -m pipelines run` names the
+pipeline and data set, declares the run in params.yaml `runs` (one line) and writes its own dvc.yaml; the main
+job's files are untouched.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_image_folder_in_one_block(real_template: Built, tmp_path: Path) -> None:
     root = copy_real_project(real_template.root, tmp_path / "deepclust")
     readable = _photos(root)
-    dvc_yaml = {p: p.read_text() for p in [root / "dvc.yaml", root / "pipelines" / "dvc.yaml"]}
+    dvc_yaml = {p: p.read_text() for p in [root / "dvc.yaml", root / "pipelines/digits/seed0/dvc.yaml"]}
 
     _add_block(root, skip=False)
     failed = _run(root, "run", "scan", "mine")
@@ -74,17 +75,21 @@ def test_image_folder_in_one_block(real_template: Built, tmp_path: Path) -> None
     done = _run(root, "run", "scan", "mine")
     seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stdout
-    assert {p: p.read_text() for p in dvc_yaml} == dvc_yaml  # nothing regenerated, nothing edited
-    assert "pipelines/dvc.yaml:evaluate-scan@mine" in done.stdout and "ACC" in done.stdout
+    assert {p: p.read_text() for p in dvc_yaml} == dvc_yaml  # the main job's stages are as they were
+    assert "  - {dataset: mine, pipelines: [scan], seeds: [0]}" in (root / "params.yaml").read_text().splitlines()
+    assert (root / "pipelines/mine/seed0/dvc.yaml").exists()
+    assert "pipelines/mine/seed0/dvc.yaml:pretext-embed-mine-scan-selflabel-evaluate" in done.stdout
+    assert "ACC" in done.stdout
 
     card = json.loads((root / "data/mine/prepared/card.json").read_text())
     assert [s["id"] for s in card["skipped"]] == ["photos/digit1/broken.png"]
     assert card["splits"]["train"]["n"] == readable
-    predictions = pd.read_csv(root / "data/mine/seed0/selflabel-scan/predictions.csv", dtype={"id": str})
+    predictions = pd.read_csv(root / "data/mine/seed0/pretext-embed-mine-scan-selflabel/predictions.csv",
+                              dtype={"id": str})
     assert set(predictions["split"]) == {"train"}  # the folder has no test split
     assert len(predictions) == readable and predictions["id"].str.match(r"photos/digit[012]/\d{3}\.png$").all()
     assert {"cluster", "prob_0", "prob_1", "prob_2"} <= set(predictions.columns)
-    metrics = json.loads((root / "data/mine/seed0/evaluate-scan/metrics.json").read_text())
+    metrics = json.loads((root / "data/mine/seed0/pretext-embed-mine-scan-selflabel-evaluate/metrics.json").read_text())
     assert metrics["split"] == "train" and "no test split" in metrics["protocol"]
     assert metrics["samples"] == readable and 0.0 <= metrics["acc"] <= 1.0
     print(f"\nown image folder ({readable} images + 1 corrupt, skipped): `python -m pipelines run scan mine` "

@@ -47,7 +47,7 @@ def test_repro_runs_the_main_pipelines_then_nothing(real_template: Built, projec
     out = real_template.first_output
     ran = ran_stages(out)
     assert sorted(ran) == sorted(MAIN_DIGITS), out  # scan, kmeans, kmeans-pixels on digits; nothing else
-    assert ran[0] == "pipelines/dvc.yaml:prepare@digits" and ran[-1] == "report"
+    assert ran[0] == "pipelines/digits/dvc.yaml:prepare" and ran[-1] == "report"
     assert "ACC" in out and "NMI" in out and "ARI" in out  # evaluate and report print the metrics table
     report = (project / "reports" / "digits.md").read_text()
     assert "| scan | selflabel |" in report and "| kmeans-pixels | kmeans |" in report
@@ -72,13 +72,52 @@ def test_scan_param_reruns_scan_selflabel_evaluate_only(project: Path) -> None:
     assert UP_TO_DATE in dvc_out(project, "repro")
 
 
+def _edit_params(project: Path, edit) -> str:
+    """Applies EDIT to the project's params.yaml (as a dict) and syncs; returns the text before."""
+    import yaml
+
+    path = project / "params.yaml"
+    before = path.read_text()
+    params = yaml.safe_load(before)
+    edit(params)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run([sys.executable, "-m", "pipelines", "sync"], cwd=project, check=True, capture_output=True)
+    return before
+
+
+def test_an_override_of_scan_reruns_scan_and_what_follows_only(project: Path) -> None:
+    """A data set's override of scan: DVC sees a change in SCAN only (not in prepare or pretext), and `dvc repro`
+    re-runs SCAN, self-label, evaluate and the report. A pipeline's override makes its own SCAN stage."""
+    before = _edit_params(project, lambda p: p["datasets"]["digits"].update(overrides={"scan": {"epochs": 3}}))
+    try:
+        changed = _changed(project)
+        assert SCAN_DIGITS[4] in changed and not changed & set(SCAN_DIGITS[:4]), changed
+        out = dvc_out(project, "repro")
+        assert ran_stages(out) == SCAN_DIGITS[4:] + ["report"], out
+        assert "resuming" not in out and "pretext" not in " ".join(ran_stages(out))
+    finally:
+        (project / "params.yaml").write_text(before)
+        subprocess.run([sys.executable, "-m", "pipelines", "sync"], cwd=project, check=True, capture_output=True)
+    pipeline = {"stages": ["prepare", "pretext", "embed", "mine", "scan", "selflabel", "evaluate"],
+                "scan": {"epochs": 3}}
+    before = _edit_params(project, lambda p: p["pipelines"].update(scan=pipeline))
+    try:
+        out = dvc_out(project, "repro")
+        own = [a.replace("-scan", "-scan_scan", 1) for a in SCAN_DIGITS[4:]]  # the pipeline's own stages
+        assert ran_stages(out) == own + ["report"], out
+    finally:
+        (project / "params.yaml").write_text(before)
+        subprocess.run([sys.executable, "-m", "pipelines", "sync"], cwd=project, check=True, capture_output=True)
+    assert UP_TO_DATE in dvc_out(project, "repro")
+
+
 def test_metrics_show_lists_acc_nmi_ari(project: Path) -> None:
     table = dvc_out(project, "metrics", "show")
-    assert "data/digits/seed0/evaluate-scan/metrics.json" in table
+    assert "data/digits/seed0/pretext-embed-mine-scan-selflabel-evaluate/metrics.json" in table
     for name in ("acc", "nmi", "ari"):
         assert name in table
     shown = json.loads(dvc_out(project, "metrics", "show", "--json"))
-    evaluate = shown[""]["data"]["data/digits/seed0/evaluate-scan/metrics.json"]["data"]
+    evaluate = shown[""]["data"]["data/digits/seed0/pretext-embed-mine-scan-selflabel-evaluate/metrics.json"]["data"]
     assert {"acc", "nmi", "ari"} <= set(evaluate)
     assert 0.0 <= evaluate["acc"] <= 1.0
 
@@ -95,7 +134,7 @@ def _wait_for_epoch(proc: subprocess.Popen[bytes], log: Path, epoch: int, second
 
 
 def _epoch_seconds(project: Path) -> list[float]:
-    with (project / "data/digits/seed0/pretext-scan/run/log.csv").open() as f:
+    with (project / "data/digits/seed0/pretext/run/log.csv").open() as f:
         return [float(row["seconds"]) for row in csv.DictReader(f)]
 
 
@@ -120,7 +159,7 @@ def test_pretext_change_starts_over_and_sigkill_resumes(project: Path, tmp_path:
             pass
     killed_seconds = time.perf_counter() - start
     killed = log.read_text(errors="replace")
-    assert ran_stages(killed) == ["pipelines/dvc.yaml:pretext-scan@digits"], killed
+    assert ran_stages(killed) == ["pipelines/digits/seed0/dvc.yaml:pretext"], killed
     assert "resuming" not in killed  # (e) the completed 3-epoch checkpoint has another fingerprint
     assert [int(e) for e in PRETEXT_EPOCH.findall(killed)][0] == 1, killed
 
@@ -135,7 +174,7 @@ def test_pretext_change_starts_over_and_sigkill_resumes(project: Path, tmp_path:
     assert resumed_from in (killed_at, killed_at - 1), (killed_at, resumed_from)
     trained = [int(e) for e in PRETEXT_EPOCH.findall(resumed)]
     assert trained == list(range(resumed_from + 1, KILL_EPOCHS + 1)), resumed
-    metrics = json.loads((project / "data/digits/seed0/pretext-scan/metrics.json").read_text())
+    metrics = json.loads((project / "data/digits/seed0/pretext/metrics.json").read_text())
     assert metrics["epochs"] == KILL_EPOCHS and metrics["resumed_at_epoch"] == resumed_from
 
     epoch_seconds = _epoch_seconds(project)
@@ -152,14 +191,15 @@ def test_pretext_change_starts_over_and_sigkill_resumes(project: Path, tmp_path:
 
 def test_dag_shares_prepare_and_pretext_between_scan_and_kmeans(project: Path) -> None:
     dot = dvc_out(project, "dag", "--dot", "report")
-    nodes = set(re.findall(r'"([^"]+@digits|report)"', dot))
-    assert [n for n in nodes if ":prepare@" in n] == ["pipelines/dvc.yaml:prepare@digits"]
-    assert [n for n in nodes if ":pretext" in n] == ["pipelines/dvc.yaml:pretext-scan@digits"]
+    nodes = set(re.findall(r'"(pipelines/[^"]+|report)"', dot))
+    assert nodes == set(MAIN_DIGITS)  # the main job and nothing else
+    assert [n for n in nodes if n.endswith(":prepare")] == ["pipelines/digits/dvc.yaml:prepare"]
+    assert [n for n in nodes if n.endswith(":pretext")] == ["pipelines/digits/seed0/dvc.yaml:pretext"]
     edges = set(re.findall(r'"([^"]+)" -> "([^"]+)"', dot))
-    embed = "pipelines/dvc.yaml:embed-scan@digits"
-    assert ("pipelines/dvc.yaml:pretext-scan@digits", embed) in edges
-    assert (embed, "pipelines/dvc.yaml:mine-scan@digits") in edges
-    assert (embed, "pipelines/dvc.yaml:kmeans@digits") in edges
+    embed = "pipelines/digits/seed0/dvc.yaml:pretext-embed"
+    assert ("pipelines/digits/seed0/dvc.yaml:pretext", embed) in edges
+    assert (embed, "pipelines/digits/seed0/dvc.yaml:pretext-embed-mine") in edges
+    assert (embed, "pipelines/digits/seed0/dvc.yaml:pretext-embed-kmeans") in edges
     print("\n" + dvc_out(project, "dag", "report"))
 
 
@@ -182,8 +222,7 @@ def test_touching_transforms_makes_every_importer_stale(project: Path) -> None:
     expected = {stage for stage in MAIN_DIGITS
                 if "deepclust/transforms" in stage_deps(project, _kind(stage))}
     assert stale == expected, (stale, expected)
-    assert {"pipelines/dvc.yaml:pretext-scan@digits", "pipelines/dvc.yaml:embed-scan@digits",
-            "pipelines/dvc.yaml:scan@digits", "pipelines/dvc.yaml:selflabel-scan@digits"} <= stale
+    assert {SCAN_DIGITS[i] for i in (1, 2, 4, 5)} <= stale  # pretext, embed, scan, selflabel
     print(f"\ntouching deepclust/transforms/functional.py: dvc status lists {sorted(stale)}")
     assert UP_TO_DATE in dvc_out(project, "repro")  # the same bytes again: nothing to do
 
@@ -191,7 +230,8 @@ def test_touching_transforms_makes_every_importer_stale(project: Path) -> None:
 def _kind(stage: str) -> str:
     if stage == "report":
         return "report"
-    name = stage.split(":")[1].split("@")[0]
-    from pipelines import load_graph
+    from real_project import tiny_params_dict
 
-    return load_graph(REPO).instance(name).kind
+    from pipelines.graph import build_graph
+
+    return build_graph(tiny_params_dict()).instance(stage.split(":")[1]).kind

@@ -15,15 +15,24 @@ from pathlib import Path
 
 import pytest
 from prefect_api import BIN, REPO, Server, api, delete_deployment, flow_run_log, process_group
-from real_project import PRETEXT_EPOCH, RESUMING, Built, copy_real_project, dvc_out, make_real_project, tiny_params
+from real_project import (
+    PRETEXT_EPOCH,
+    RESUMING,
+    SCAN_DIGITS,
+    Built,
+    copy_real_project,
+    dvc_out,
+    make_real_project,
+    tiny_params,
+)
 from toy_project import experiments, sh
 
 pytestmark = [pytest.mark.orchestration, pytest.mark.timeout(600)]
 
 POOL = "test-pool"
-PRETEXT = "pipelines/dvc.yaml:pretext-scan@digits"
-RUNNING_SCAN = "Running stage 'pipelines/dvc.yaml:scan@digits'"
-RUNNING_SELFLABEL = "Running stage 'pipelines/dvc.yaml:selflabel-scan@digits'"
+PRETEXT = "pipelines/digits/seed0/dvc.yaml:pretext"
+RUNNING_SCAN = "Running stage 'pipelines/digits/seed0/dvc.yaml:pretext-embed-mine-scan'"
+RUNNING_SELFLABEL = "Running stage 'pipelines/digits/seed0/dvc.yaml:pretext-embed-mine-scan-selflabel'"
 EPOCHS = 8  # pretext epochs of the cancelled run: about 2 s each here (cancelled after 2)
 
 
@@ -139,7 +148,7 @@ def test_two_override_runs_at_once_keep_their_own_params(
         assert RUNNING_SELFLABEL in log and f"Stage '{PRETEXT}' didn't change" in log, log
         assert RUNNING_SCAN not in log, log
         [exp] = [e for e in saved.values() if e["params"]["selflabel"]["digits"]["batch_size"] == size]
-        acc = exp["metrics"]["data/digits/seed0/evaluate-scan/metrics.json"]["acc"]
+        acc = exp["metrics"]["data/digits/seed0/pretext-embed-mine-scan-selflabel-evaluate/metrics.json"]["acc"]
         assert 0.0 <= acc <= 1.0
         print(f"\nselflabel.digits.batch_size={size}: wall {wall:.1f} s, flow run "
               f"{run['total_run_time']:.1f} s ({run['start_time'][11:19]} to {run['end_time'][11:19]}), acc {acc}")
@@ -165,21 +174,20 @@ def test_two_clones_share_a_remote(server: Server, tmp_path: Path, monkeypatch: 
         start = time.perf_counter()
         first = run_pipeline(pipeline="scan", dataset="digits", to_stage="pretext", remote="shared", root=str(a))
         a_seconds = time.perf_counter() - start
-        assert first["stages"] == {"pipelines/dvc.yaml:prepare@digits": "ran", PRETEXT: "ran"}
+        assert first["stages"] == {"pipelines/digits/dvc.yaml:prepare": "ran", PRETEXT: "ran"}
         sh(["git", "add", "-A"], a)  # dvc.lock travels with git, the data with the DVC remote
         sh(["git", "commit", "-qm", "pretext on machine A"], a)
         sh(["git", "pull", "-q"], b)
         start = time.perf_counter()
         second = run_pipeline(pipeline="scan", dataset="digits", remote="shared", root=str(b))
         b_seconds = time.perf_counter() - start
-    assert second["stages"][PRETEXT] == "skipped" and second["stages"]["pipelines/dvc.yaml:prepare@digits"] == "skipped"
+    assert second["stages"][PRETEXT] == "skipped" and second["stages"]["pipelines/digits/dvc.yaml:prepare"] == "skipped"
     assert [s for s, v in second["stages"].items() if v == "ran"] == [
-        f"pipelines/dvc.yaml:{s}@digits" for s in ("embed-scan", "mine-scan", "scan", "selflabel-scan", "evaluate-scan")
-    ]
-    model = "data/digits/seed0/pretext-scan/model.pt"
+        a for a in SCAN_DIGITS if a not in (PRETEXT, "pipelines/digits/dvc.yaml:prepare")]
+    model = "data/digits/seed0/pretext/model.pt"
     assert _md5(b / model) == _md5(a / model)  # A's bytes, pulled
     assert "Data and pipelines are up to date." in dvc_out(b, "status", PRETEXT)
-    pushed = dvc_out(b, "status", "--cloud", "--remote", "shared", "pipelines/dvc.yaml:evaluate-scan@digits")
+    pushed = dvc_out(b, "status", "--cloud", "--remote", "shared", SCAN_DIGITS[-1])
     assert "Cache and remote 'shared' are in sync." in pushed
     print(f"\nclone A (prepare + pretext, push): {a_seconds:.1f} s; clone B (pull, 5 stages, push): {b_seconds:.1f} s; "
           f"B: {second['stages']}")
@@ -187,7 +195,7 @@ def test_two_clones_share_a_remote(server: Server, tmp_path: Path, monkeypatch: 
 
 def _epochs_done(root: Path) -> int:
     # The checkpoint's per-epoch log (the progress bar reaches the Prefect log only when its line ends).
-    log = root / "data/digits/seed0/pretext-scan/run/log.csv"
+    log = root / "data/digits/seed0/pretext/run/log.csv"
     return max(0, len(log.read_text().splitlines()) - 1) if log.exists() else 0
 
 
@@ -207,8 +215,8 @@ def test_killed_deployment_run_resumes_pretext(server: Server, worker: Path, tmp
     while stage_processes(root):
         assert time.monotonic() < deadline, "the worker's cancel left stage processes behind"
         time.sleep(0.5)
-    checkpoint = root / "data/digits/seed0/pretext-scan/run"
-    assert checkpoint.exists() and not (root / "data/digits/seed0/pretext-scan/model.pt").exists()
+    checkpoint = root / "data/digits/seed0/pretext/run"
+    assert checkpoint.exists() and not (root / "data/digits/seed0/pretext/model.pt").exists()
 
     start = time.perf_counter()
     again = start_run(server, "to_stage=pretext")
@@ -217,7 +225,7 @@ def test_killed_deployment_run_resumes_pretext(server: Server, worker: Path, tmp
     log = flow_run_log(server.url, flow_run_id(out), 2)
     match = RESUMING.search(log)
     assert match and int(match.group(1)) >= 1, log
-    assert "Stage 'pipelines/dvc.yaml:prepare@digits' didn't change" in log
+    assert "Stage 'pipelines/digits/dvc.yaml:prepare' didn't change" in log
     trained = [int(e) for e in PRETEXT_EPOCH.findall(log)]
     assert trained and trained[-1] == EPOCHS and min(trained) > int(match.group(1)), log
     print(f"\ncancelled after epoch {killed_at} was checkpointed; the re-run printed `{match.group(0)}` and finished "

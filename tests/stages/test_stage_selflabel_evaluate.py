@@ -67,10 +67,12 @@ def test_evaluate_rejects_predictions_of_other_samples(upstream: Path, params_fi
     path = out_dir(upstream, "pretext-embed-kmeans") / "predictions.csv"
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:1] + lines[2:]) + "\n")  # one training sample fewer
-    assert run_stage(evaluate, argv("pretext-embed-mine-scan-selflabel-evaluate", upstream, params_file, predictions=f"kmeans={path}")) == 0
+    args = argv("pretext-embed-mine-scan-selflabel-evaluate", upstream, params_file, predictions=f"kmeans={path}")
+    assert run_stage(evaluate, args) == 0
     lines = path.read_text().splitlines()
     test_rows = [i for i, line in enumerate(lines) if line.startswith("test,")]
     del lines[test_rows[0]]
     path.write_text("\n".join(lines) + "\n")
-    assert run_stage(evaluate, argv("pretext-embed-mine-scan-selflabel-evaluate", upstream, params_file, predictions=f"kmeans={path}")) != 0
+    args = argv("pretext-embed-mine-scan-selflabel-evaluate", upstream, params_file, predictions=f"kmeans={path}")
+    assert run_stage(evaluate, args) != 0
     assert "sample ids differ" in stderr_error_line(capsys.readouterr().err)
