@@ -45,6 +45,8 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
@@ -56,6 +58,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from deepclust.engine import progress as _progress
 from deepclust.engine.checkpoint import load_checkpoint, save_checkpoint
 from deepclust.engine.distributed import (
     all_ranks_true,
@@ -107,6 +110,7 @@ def fit(
     on_epoch_end: Callable[[int, dict[str, float]], dict[str, float] | None] | None = None,
     desc: str = "train",
     sync_batchnorm: bool = True,
+    progress_interval: float | None = None,
 ) -> FitResult:
     """Trains `method` for `epochs`, resuming from `run_dir/checkpoint.pt` when its fingerprint matches.
 
@@ -134,6 +138,10 @@ def fit(
         sync_batchnorm: Under several CUDA processes, BatchNorm statistics span the global batch (SyncBatchNorm),
             as on the one device of the references and in SimCLR's global BN; False keeps them per process
             (MoCo/PCL's shuffle-BN needs that). gloo on the CPU has no SyncBatchNorm: per process there.
+        progress_interval: Seconds between progress lines within an epoch (step/steps, images/s, ETA; see
+            `deepclust.engine.progress`), printed by rank 0 when stdout is not a terminal; on a terminal the
+            tqdm bar shows progress instead. None: `DEEPCLUST_PROGRESS_INTERVAL` from the environment, else
+            30 s; 0 turns the lines off.
 
     Returns:
         The history of every epoch (resumed ones included), the epoch training started at, and whether a
@@ -148,7 +156,9 @@ def fit(
     if runtime.world_size > 1 and sync_batchnorm and runtime.device.type == "cuda":
         nn.SyncBatchNorm.convert_sync_batchnorm(method)  # in place below the root; same Parameter objects
     ckpt_path = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
-    loop = _Loop(method, batches, np.asarray(lr_schedule), ckpt_path, fingerprint, clip_grad, on_epoch_end, desc)
+    interval = _progress.progress_interval(os.environ) if progress_interval is None else float(progress_interval)
+    loop = _Loop(method, batches, np.asarray(lr_schedule), ckpt_path, fingerprint, clip_grad, on_epoch_end, desc,
+                 interval)
     state = TrainState(runtime=runtime, optimizer=optimizer, epochs=epochs)
     history = loop.resume(state)
     start_epoch = state.epoch
@@ -209,6 +219,7 @@ class _Loop:
     clip_grad: float | None
     on_epoch_end: Callable[[int, dict[str, float]], dict[str, float] | None] | None
     desc: str
+    progress_interval: float = 0.0  # seconds between progress lines; 0: none
     ddp: nn.Module | None = None  # DDP over `_TrainingStep(method)` when several processes train
 
     def resume(self, state: TrainState) -> list[dict[str, float]]:
@@ -244,8 +255,13 @@ class _Loop:
         done = skipped = 0
         bar = tqdm(epoch_batches, desc=f"{self.desc} {state.epoch + 1}/{state.epochs}", leave=False,
                    disable=None if state.runtime.is_main else True, mininterval=2.0)
+        # Lines where the bar cannot draw (logs, Prefect); on a terminal the bar alone.
+        interval = self.progress_interval if state.runtime.is_main and not _progress.is_terminal(sys.stdout) else 0
+        progress = _progress.ProgressLine(self.desc, state.epoch, state.epochs, state.steps_per_epoch, interval,
+                                          images_scale=state.runtime.world_size)
         for batch in bar:
             out = self.step(batch, state)
+            progress.update(_batch_len(batch))
             if out is None:
                 skipped += 1
                 continue
@@ -318,6 +334,12 @@ def _hook(method: nn.Module, name: str, *args: Any) -> Any:
     """Calls `method.<name>(*args)` when the method defines that hook; returns its result or None."""
     hook: Any = getattr(method, name, None)
     return hook(*args) if callable(hook) else None
+
+
+def _batch_len(batch: Batch) -> int:
+    """Samples in a batch: the leading size of its first tensor (0 for an empty batch)."""
+    first = next(iter(batch.values()), None)
+    return int(first.shape[0]) if isinstance(first, torch.Tensor) and first.dim() > 0 else 0
 
 
 def _to_device(batch: Batch, device: torch.device) -> Batch:
