@@ -211,10 +211,13 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
 
 
 def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: int | None = None,
-                   hidden_dims: Sequence[int] | None = None, sobel: bool = False) -> nn.Module:
+                   hidden_dims: Sequence[int] | None = None, sobel: bool = False, **pretrained: Any) -> nn.Module:
     """Builds a backbone by name from `BACKBONES` and records how in its `arch` attribute.
 
-    `arch` is what a saved model stores so that any consumer can rebuild the backbone (models/io.py).
+    `arch` is what a saved model stores so that any consumer can rebuild the backbone (models/io.py):
+    `build_backbone(**backbone.arch)` gives the same architecture, untrained. A pretrained torchvision network
+    ("torchvision") is built with weights by `deepclust.models.pretrained.pretrained_backbone`; here it is
+    rebuilt from its record without reading any weights.
 
     Args:
         name: A key of `BACKBONES`.
@@ -223,13 +226,23 @@ def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: 
         input_dim: Input size of an `identity` or `mlp` backbone (required for them, ignored by the others).
         hidden_dims: Layer sizes of an `mlp` backbone (DEC: 500, 500, 2000, 10).
         sobel: Put a frozen grayscale + Sobel filter in front of a convolutional backbone.
+        **pretrained: The rest of a "torchvision" backbone's record (`network`, `weights`, `frozen`, `input_size`,
+            `resize_size`, `mean`, `std`, `checkpoint`); see `rebuild_torchvision_backbone`.
 
     Raises:
-        DeepclustError: If `name` is not a known backbone, `identity`/`mlp` lacks `input_dim`, or Sobel is
-            asked of a backbone that does not read images.
+        DeepclustError: If `name` is not a known backbone, `identity`/`mlp` lacks `input_dim`, Sobel is asked
+            of a backbone that does not read images, or options of a torchvision backbone reach another one.
     """
+    if name == "torchvision":
+        from deepclust.models.pretrained import rebuild_torchvision_backbone
+
+        if "network" not in pretrained:
+            raise DeepclustError("the torchvision backbone needs network (a torchvision model name, e.g. resnet50)")
+        return rebuild_torchvision_backbone(**pretrained)
+    if pretrained:
+        raise DeepclustError(f"backbone {name!r} takes no option {sorted(pretrained)[0]!r}")
     if name not in BACKBONES:
-        raise DeepclustError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
+        raise DeepclustError(f"unknown backbone {name!r}; expected one of {sorted([*BACKBONES, 'torchvision'])}")
     arch: dict[str, Any]
     if name in ("identity", "mlp"):
         if input_dim is None:
