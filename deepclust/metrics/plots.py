@@ -1,4 +1,5 @@
-"""PNG figures for clustering results: confusion matrix, image grid per cluster, training curves.
+"""PNG figures for clustering results: confusion matrix, image grid per cluster, training curves, cluster sizes
+and the evidence of a K estimate.
 
 Figures are drawn on matplotlib's Agg canvas directly, without pyplot, so importing this module never
 changes the process-wide backend, and every file is written atomically.
@@ -11,7 +12,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,9 @@ from matplotlib.figure import Figure
 from deepclust.errors import DeepclustError
 from deepclust.io import write_atomic
 from deepclust.metrics.clustering import _as_labels, _check, _table, hungarian_mapping
+
+if TYPE_CHECKING:
+    from deepclust.cluster.k_estimate import KEstimate
 
 # Counts are written into the cells only up to this many rows or columns; beyond, they are unreadable.
 _MAX_ANNOTATED = 20
@@ -228,5 +232,65 @@ def plot_curves(
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel(x)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_cluster_sizes(sizes: Sequence[int], path: str | os.PathLike[str]) -> Path:
+    """Draws the number of samples in each cluster as bars, largest first, with the uniform share dashed.
+
+    Args:
+        sizes: Samples per cluster, indexed by cluster id (an empty cluster is a 0).
+        path: Output PNG path.
+
+    Returns:
+        The written path.
+
+    Raises:
+        DeepclustError: If there is no cluster or a size is negative.
+    """
+    counts = np.asarray(sizes, dtype=np.int64)
+    if counts.ndim != 1 or len(counts) == 0 or (counts < 0).any():
+        raise DeepclustError(f"sizes must be a non-empty list of counts >= 0, got {list(counts)[:10]}")
+    order = np.argsort(-counts, kind="stable")
+    fig = Figure(figsize=(min(max(4.0, 0.25 * len(counts) + 1.5), 16.0), 2.8))
+    ax = fig.add_subplot()
+    ax.bar(range(len(counts)), counts[order], color="#4c72b0")
+    ax.axhline(counts.sum() / len(counts), color="black", linestyle="--", linewidth=1, label="uniform")
+    if len(counts) <= 40:
+        ax.set_xticks(range(len(counts)), [str(int(c)) for c in order], fontsize=7)
+    else:
+        ax.set_xticks([])
+    ax.set_xlabel("cluster (largest first)")
+    ax.set_ylabel("samples")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_k_estimate(estimate: KEstimate, path: str | os.PathLike[str]) -> Path:
+    """Draws each criterion of a K estimate against K, one panel per criterion, the chosen K marked.
+
+    Args:
+        estimate: What `deepclust.cluster.estimate_k` returned.
+        path: Output PNG path.
+
+    Returns:
+        The written path.
+    """
+    names = list(estimate.criteria)
+    fig = Figure(figsize=(6.0, 1.9 * len(names) + 0.6))
+    axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+    ks = np.asarray(estimate.ks)
+    for ax, name in zip(axes, names, strict=True):
+        values = np.asarray(estimate.criteria[name], dtype=float)
+        keep = np.isfinite(values)
+        ax.plot(ks[keep], values[keep], marker="o", markersize=3)
+        ax.axvline(estimate.k, color="tab:red", linestyle="--", linewidth=1)
+        ax.set_ylabel(name, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].set_title(f"K = {estimate.k} ({estimate.decided_by})", fontsize=9)
+    axes[-1].set_xlabel("K")
+    axes[-1].set_xticks(ks if len(ks) <= 30 else ks[:: max(1, len(ks) // 15)])
     fig.tight_layout()
     return _save(fig, path)

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from deepclust.cluster.k_estimate import KEstimate
 from deepclust.errors import DeepclustError
 from deepclust.metrics import plot_cluster_grid, plot_confusion_matrix, plot_curves
+from deepclust.metrics.plots import plot_cluster_sizes, plot_k_estimate
 
 
 def _assert_png(path: Path) -> None:
@@ -71,3 +73,17 @@ def test_curves_from_rows_and_csv(tmp_path: Path) -> None:
 def test_curves_missing_column(tmp_path: Path) -> None:
     with pytest.raises(DeepclustError, match="nope"):
         plot_curves([{"epoch": 0, "loss": 1.0}], tmp_path / "c.png", ys=["nope"])
+
+
+def test_cluster_sizes(tmp_path: Path) -> None:
+    _assert_png(plot_cluster_sizes([5, 0, 12, 3], tmp_path / "sizes.png"))
+    _assert_png(plot_cluster_sizes(list(range(60)), tmp_path / "many.png"))  # no tick labels past 40
+    for bad in ([], [3, -1]):
+        with pytest.raises(DeepclustError, match="sizes"):
+            plot_cluster_sizes(bad, tmp_path / "bad.png")
+
+
+def test_k_estimate(tmp_path: Path) -> None:
+    criteria = {"eigengap": [0.1, 0.4, 0.2, 0.1], "stability": [1.0, 0.9, float("nan"), 0.5]}
+    estimate = KEstimate(3, [2, 3, 4, 5], criteria, "eigengap", "largest gap", {})
+    _assert_png(plot_k_estimate(estimate, tmp_path / "k.png"))
