@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,9 +22,6 @@ from matplotlib.figure import Figure
 from deepclust.errors import DeepclustError
 from deepclust.io import write_atomic
 from deepclust.metrics.clustering import _as_labels, _check, _table, hungarian_mapping
-
-if TYPE_CHECKING:
-    from deepclust.cluster.k_estimate import KEstimate
 
 # Counts are written into the cells only up to this many rows or columns; beyond, they are unreadable.
 _MAX_ANNOTATED = 20
@@ -268,29 +265,46 @@ def plot_cluster_sizes(sizes: Sequence[int], path: str | os.PathLike[str]) -> Pa
     return _save(fig, path)
 
 
-def plot_k_estimate(estimate: KEstimate, path: str | os.PathLike[str]) -> Path:
+def plot_k_estimate(
+    ks: Sequence[int],
+    criteria: Mapping[str, Sequence[float]],
+    k: int,
+    path: str | os.PathLike[str],
+    decided_by: str = "",
+) -> Path:
     """Draws each criterion of a K estimate against K, one panel per criterion, the chosen K marked.
 
+    Takes plain values (`deepclust.cluster.KEstimate`'s fields), so this module does not depend on the
+    clustering code.
+
     Args:
-        estimate: What `deepclust.cluster.estimate_k` returned.
+        ks: The candidate Ks, increasing.
+        criteria: Each criterion's value per candidate K (NaN where not computed).
+        k: The chosen K.
         path: Output PNG path.
+        decided_by: The criterion or rule that chose K, shown in the title.
 
     Returns:
         The written path.
+
+    Raises:
+        DeepclustError: If there is no criterion or a criterion's length differs from `ks`.
     """
-    names = list(estimate.criteria)
+    names = list(criteria)
+    if not names or any(len(criteria[name]) != len(ks) for name in names):
+        raise DeepclustError(f"criteria must give one value per K ({len(ks)}) for at least one criterion")
     fig = Figure(figsize=(6.0, 1.9 * len(names) + 0.6))
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
-    ks = np.asarray(estimate.ks)
+    xs = np.asarray(ks)
     for ax, name in zip(axes, names, strict=True):
-        values = np.asarray(estimate.criteria[name], dtype=float)
+        values = np.asarray(criteria[name], dtype=float)
         keep = np.isfinite(values)
-        ax.plot(ks[keep], values[keep], marker="o", markersize=3)
-        ax.axvline(estimate.k, color="tab:red", linestyle="--", linewidth=1)
+        ax.plot(xs[keep], values[keep], marker="o", markersize=3)
+        ax.axvline(k, color="tab:red", linestyle="--", linewidth=1)
         ax.set_ylabel(name, fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0].set_title(f"K = {estimate.k} ({estimate.decided_by})", fontsize=9)
+    axes[0].set_title(f"K = {k}" + (f" ({decided_by})" if decided_by else ""), fontsize=9)
     axes[-1].set_xlabel("K")
-    axes[-1].set_xticks(ks if len(ks) <= 30 else ks[:: max(1, len(ks) // 15)])
+    axes[-1].set_xticks(xs if len(xs) <= 30 else xs[:: max(1, len(xs) // 15)])
     fig.tight_layout()
     return _save(fig, path)

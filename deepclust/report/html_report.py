@@ -214,7 +214,8 @@ def _show(index: np.ndarray, conf: np.ndarray | None, pictures: np.ndarray | Non
 
 
 def _k_section(estimate: KEstimate) -> str:
-    figure = _img(figure_png(lambda p: plot_k_estimate(estimate, p)), "K estimate")
+    figure = _img(figure_png(lambda p: plot_k_estimate(estimate.ks, estimate.criteria, estimate.k, p,
+                                                          estimate.decided_by)), "K estimate")
     rows = [(k, *(values[i] for values in estimate.criteria.values())) for i, k in enumerate(estimate.ks)]
     text = (f"<p>K = <b>{estimate.k}</b>, decided by {_esc(estimate.decided_by)}. {_esc(estimate.rule)}</p>"
             f'<p class="muted">{_esc(_fmt(estimate.details))}</p>')

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepclust.cluster.k_estimate import KEstimate
 from deepclust.errors import DeepclustError
 from deepclust.metrics import plot_cluster_grid, plot_confusion_matrix, plot_curves
 from deepclust.metrics.plots import plot_cluster_sizes, plot_k_estimate
@@ -85,5 +84,6 @@ def test_cluster_sizes(tmp_path: Path) -> None:
 
 def test_k_estimate(tmp_path: Path) -> None:
     criteria = {"eigengap": [0.1, 0.4, 0.2, 0.1], "stability": [1.0, 0.9, float("nan"), 0.5]}
-    estimate = KEstimate(3, [2, 3, 4, 5], criteria, "eigengap", "largest gap", {})
-    _assert_png(plot_k_estimate(estimate, tmp_path / "k.png"))
+    _assert_png(plot_k_estimate([2, 3, 4, 5], criteria, 3, tmp_path / "k.png", "eigengap"))
+    with pytest.raises(DeepclustError, match="one value per K"):
+        plot_k_estimate([2, 3], {"eigengap": [0.1]}, 2, tmp_path / "bad.png")
