@@ -145,13 +145,9 @@ def plan_pipeline(root: str, pipeline: str, dataset: str, seed: int | None = Non
 
 
 def _info(stage: Any, graph: nx.DiGraph, root: str) -> StageInfo:
-    # Generated stages write `metrics.json` into their output folder (declared as an out by evaluate only: each
-    # declared file costs every `dvc` command time); the folder is `meta: {out: ...}`, else the outs name it.
-    folder = (stage.meta or {}).get("out") if isinstance(stage.meta, dict) else None
+    # Generated stages write `<out>/metrics.json` as a plain uncached out (only the main job's are DVC metrics).
     metrics = tuple(os.path.relpath(out.fs_path, root) for out in stage.outs
                     if out.metric or os.path.basename(out.fs_path) == "metrics.json")
-    if folder and not metrics:
-        metrics = (os.path.join(folder, "metrics.json"),)
     params = tuple(key for dep in stage.deps if hasattr(dep, "params") and os.path.basename(dep.def_path)
                    == "params.yaml" for key in dep.params)
     return StageInfo(

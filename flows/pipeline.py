@@ -46,7 +46,7 @@ def check_fits(root: str, dataset: str) -> None:
 
     found = fit_problems(load_graph(Path(root)), Path(root), dataset)
     if found:
-        raise ValueError(f"params.yaml: {found[0]}")
+        raise ValueError("params.yaml: " + "; ".join(found))
 
 
 def _forced(plan: Plan, from_stage: str | None) -> set[str]:

@@ -63,8 +63,7 @@ def _rendered(root: Path) -> dict[Path, str]:
     except DeepclustError as exc:  # an invalid preset of a run asked for: one line, before any run
         raise DeclarationError(str(exc)) from None
     if found:
-        raise DeclarationError(f"params.yaml: {found[0]}" + (f" (and {len(found) - 1} more)" if len(found) > 1
-                                                             else ""))
+        raise DeclarationError("params.yaml: " + "; ".join(found))
     return files
 
 

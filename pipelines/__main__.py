@@ -7,6 +7,7 @@
     python -m pipelines show scan cifar10-parquet [--stage pretext]   # every setting and the layer it came from
     python -m pipelines bench digits               # params.yaml `bench.digits`: every run it needs, then the table
     python -m pipelines bench digits --pipelines scan --seeds 0 1 2 3 4 --out reports/scan-5-seeds
+    python -m pipelines cluster path/to/images [--k auto|N] [--pipeline scan] [--preset cifar10-parquet]
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from deepclust.errors import DeepclustError
-from pipelines import ROOT, DeclarationError, fit_problems, load_graph, stale_files, sync
-from pipelines.declare import ensure_asked
+from pipelines import ROOT, DeclarationError, declarations_lock, fit_problems, load_graph, stale_files, sync
+from pipelines.declare import dataset_block, ensure_asked, with_dataset
 from pipelines.graph import Graph
 from pipelines.render import address, bench_argv, instance_dir
 from stages.resolve import resolve
@@ -56,7 +58,7 @@ def _run(pipeline: str, dataset: str, seed: int | None, force: bool, report: boo
     code = _dvc("repro", address(dataset, seed, "prepare"))
     found = fit_problems(graph, ROOT, dataset, [pipeline]) if code == 0 else []
     if found:  # before any training: K, neighbours, ... against the prepared data
-        raise DeclarationError(f"params.yaml: {found[0]}")
+        raise DeclarationError("params.yaml: " + "; ".join(found))
     code = code or _dvc("repro", *(["-f"] if force else []), address(dataset, seed, terminal.name))
     if code == 0 and report and terminal.kind == "evaluate":
         metrics = f"{instance_dir(dataset, seed, terminal.name)}/metrics.json"
@@ -92,6 +94,44 @@ def _bench(dataset: str, pipelines: list[str] | None, seeds: list[int] | None, o
     argv = bench_argv(load_graph(ROOT), dataset, chosen, seed_list, bench.published if bench else None,
                       out or f"reports/adhoc-{dataset}")
     return subprocess.call([sys.executable, *" ".join(argv).split()[1:]], cwd=ROOT)
+
+
+def _cluster(folder: str, k: str, pipeline: str, preset: str, name: str | None, image_size: int | None,
+             seed: int | None) -> int:
+    """Registers FOLDER as a data set (one block in params.yaml, kept for the user to read and edit), runs PIPELINE
+    on it and prints where its report is."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise DeclarationError(f"{folder} is not a folder of images")
+    rel = os.path.relpath(path.resolve(), ROOT)
+    name = name or re.sub(r"[^a-z0-9-]+", "-", path.resolve().name.lower()).strip("-") or "images"
+    if k != "auto" and (not k.isdigit() or int(k) < 2):
+        raise DeclarationError(f"--k must be `auto` or a number >= 2, got {k!r}")
+    params = ROOT / "params.yaml"
+    with declarations_lock(ROOT):
+        graph = load_graph(ROOT)
+        graph.pipeline(pipeline)
+        datasets = graph.params.get("datasets") or {}
+        if preset not in (graph.params.get("pretext") or {}) and preset not in datasets:
+            raise DeclarationError(f"unknown preset {preset!r}; the presets are the built-in data sets' names "
+                                   f"({', '.join(sorted(graph.params.get('pretext') or {}))})")
+        block = dataset_block(name, rel, k, preset, image_size)
+        if name in datasets:
+            source = (datasets[name] or {}).get("source") or {}
+            if source.get("train") != rel:
+                raise DeclarationError(f"data set {name!r} exists with another source ({source.get('train')}); "
+                                       "pass --name")
+            print(f"[pipelines] data set {name!r} is in params.yaml already: using it as it is", flush=True)
+        else:
+            params.write_text(with_dataset(params.read_text(), name, block, params))
+            print("[pipelines] params.yaml datasets: added\n" + "\n".join(block), flush=True)
+    code = _run(pipeline, name, seed, force=False)
+    terminal = load_graph(ROOT).terminal(pipeline)
+    report = ROOT / instance_dir(name, load_graph(ROOT).seeds[0] if seed is None else seed, terminal.name) / \
+        "report.html"
+    if code == 0:
+        print(f"[pipelines] report: {report}" if report.exists() else "[pipelines] done (no report.html written)")
+    return code
 
 
 def _show(pipeline: str, dataset: str, stage: str | None, as_json: bool) -> int:
@@ -149,6 +189,17 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--seeds", nargs="+", type=int, default=None, help="instead of bench.<ds>.seeds")
     bench.add_argument("--out", default=None, help="folder for an ad-hoc table (default reports/adhoc-<ds>)")
     bench.add_argument("-f", "--force", action="store_true", help="re-run every stage (not only missing ones)")
+    cluster = sub.add_parser("cluster", help="register a folder of images as a data set, run a pipeline, print the "
+                             "report's path")
+    cluster.add_argument("folder")
+    cluster.add_argument("--k", default="auto", help="clusters: `auto` (estimated without labels, default) or N")
+    cluster.add_argument("--pipeline", default="scan", help="the pipeline to run (default scan)")
+    cluster.add_argument("--preset", default="cifar10-parquet",
+                         help="whose stage settings to use: a built-in data set's name (default cifar10-parquet: "
+                         "32x32 images, a CPU budget; cifar10 for the GPU reference)")
+    cluster.add_argument("--name", default=None, help="data set name (default: the folder's name)")
+    cluster.add_argument("--image-size", type=int, default=32, help="resize every image to this square size (32)")
+    cluster.add_argument("--seed", type=int, default=None)
     args = ap.parse_args(argv)
     try:
         if args.command == "check":
@@ -162,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             return _bench(args.dataset, args.pipelines, args.seeds, args.out, args.force)
         if args.command == "show":
             return _show(args.pipeline, args.dataset, args.stage, args.json)
+        if args.command == "cluster":
+            return _cluster(args.folder, args.k, args.pipeline, args.preset, args.name, args.image_size, args.seed)
         for change in sync(ROOT):
             print(f"[pipelines] {change}")
         if args.command == "list":

@@ -74,3 +74,28 @@ def ensure_asked(pipeline: str, dataset: str, seeds: list[int], root: Path = ROO
         for change in sync(root):
             print(f"[pipelines] {change}", flush=True)
     return graph
+
+
+DATASETS = re.compile(r"^datasets:[ \t]*(#.*)?$")
+
+
+def dataset_block(name: str, folder: str, k: str, preset: str, image_size: int | None) -> list[str]:
+    """The params.yaml block of an image folder, as `python -m pipelines cluster` writes it."""
+    num_classes = "auto" if k == "auto" else str(int(k))
+    size = f", image_size: {image_size}" if image_size else ""
+    return [f"  {name}:    # added by `python -m pipelines cluster {folder}`",
+            f"    preset: {preset}",
+            f"    num_classes: {num_classes}",
+            f"    source: {{kind: folder, train: {folder}{size}, skip_unreadable: true}}"]
+
+
+def with_dataset(text: str, name: str, block: list[str], path: Path) -> str:
+    """TEXT (a params file) with BLOCK as the first entry of `datasets`; checks the result parses with it."""
+    lines = text.splitlines()
+    at = next((i for i, line in enumerate(lines) if DATASETS.match(line)), None)
+    if at is None:
+        raise DeclarationError(f"{path} has no top-level `datasets:`; add the block yourself: {' '.join(block)}")
+    new = "\n".join(lines[: at + 1] + block + lines[at + 1:]) + "\n"
+    if name not in ((yaml.safe_load(new) or {}).get("datasets") or {}):
+        raise DeclarationError(f"{path}: could not add data set {name!r} (unusual layout); add it yourself")
+    return new

@@ -266,7 +266,8 @@ def parse_nproc(raw: Any) -> dict[str, int]:
 
 def parse_benches(raw: Any, pipes: Sequence[Pipeline], seeds: Sequence[int],
                   datasets: Mapping[str, Any]) -> tuple[Bench, ...]:
-    """`bench`: data set -> {pipelines: [...] (default `all`), seeds: [...] (default `seeds`), published: key}."""
+    """`bench`: data set -> {pipelines: [...] (default `all`), exclude: [...], seeds: [...] (default `seeds`),
+    published: key}."""
     if raw is None:
         return ()
     if not isinstance(raw, Mapping):
@@ -276,11 +277,15 @@ def parse_benches(raw: Any, pipes: Sequence[Pipeline], seeds: Sequence[int],
         where = f"bench.{dataset}"
         spec = spec or {}
         _dataset(dataset, datasets, where)
-        unknown = set(spec) - {"pipelines", "seeds", "published"} if isinstance(spec, Mapping) else {"?"}
+        unknown = set(spec) - {"pipelines", "exclude", "seeds", "published"} if isinstance(spec, Mapping) else {"?"}
         if unknown:
-            raise DeclarationError(f"params.yaml: {where}: expected {{pipelines, seeds, published}}, "
+            raise DeclarationError(f"params.yaml: {where}: expected {{pipelines, exclude, seeds, published}}, "
                                    f"got {sorted(unknown)}")
         chosen = _pipelines(spec.get("pipelines", "all"), pipes, f"{where}.pipelines")
+        excluded = spec.get("exclude", [])
+        if not isinstance(excluded, list) or any(p not in chosen for p in excluded):
+            raise DeclarationError(f"params.yaml: {where}.exclude: a list of its pipelines, got {excluded!r}")
+        chosen = tuple(p for p in chosen if p not in excluded)
         if any(graph_end != "evaluate" for graph_end in (next(p for p in pipes if p.name == c).stages[-1]
                                                           for c in chosen)):
             raise DeclarationError(f"params.yaml: {where}.pipelines: a benchmark scores pipelines that end in evaluate")

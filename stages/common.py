@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,7 +62,7 @@ def start(model: type[StageParams], ap: argparse.ArgumentParser, argv: Sequence[
     args = ap.parse_args(argv)
     assert model.KIND is not None, f"{model.__name__} declares no stage kind"
     stage = model.KIND.name
-    resolved = load(stage, args.dataset, args.params, args.pipeline)
+    resolved = with_estimated_k(load(stage, args.dataset, args.params, args.pipeline), args.k)
     data = load_prepared(args.data)
     found = problems(resolved, len(data.train))
     if found:
@@ -69,6 +71,19 @@ def start(model: type[StageParams], ap: argparse.ArgumentParser, argv: Sequence[
     init_process_group(runtime)
     runtime.seed_everything()
     return Job(stage, args, resolved, data, runtime)
+
+
+def with_estimated_k(resolved: Resolved, k_file: Path | None) -> Resolved:
+    """RESOLVED with K taken from `estimate_k`'s k.json when the data set's K is `auto` (its settings leave
+    `num_clusters` unset); the estimate enters params.json and the training fingerprint like any setting."""
+    if "num_clusters" not in type(resolved.settings).model_fields or resolved.settings.num_clusters is not None:
+        return resolved
+    if k_file is None:
+        raise DeepclustError(f"{resolved.kind} on {resolved.dataset}: K is `auto` but no --k (estimate_k's k.json) "
+                             "was given; run it through its dvc.yaml (`python -m pipelines run ...`)")
+    k = int(json.loads(require_file(k_file, "estimated K (run the estimate_k stage)").read_text())["k"])
+    settings = resolved.settings.model_copy(update={"num_clusters": k})
+    return dataclasses.replace(resolved, settings=settings, facts={**resolved.facts, "num_classes": k})
 
 
 def normalisation(card: dict[str, Any], facts: dict[str, Any]) -> tuple[list[float], list[float]]:

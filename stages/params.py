@@ -84,15 +84,38 @@ Source = Annotated[DigitsSource | TorchvisionSource | ParquetSource | FolderSour
                    Field(discriminator="kind")]
 
 
+class AutoK(Frozen):
+    auto: tuple[int, int] = Field(description="The range of K the estimate may choose, e.g. [2, 50].")
+
+    @model_validator(mode="after")
+    def _a_range(self) -> AutoK:
+        if not 2 <= self.auto[0] < self.auto[1]:
+            raise ValueError(f"auto: expected [low, high] with 2 <= low < high, got {list(self.auto)}")
+        return self
+
+
+AUTO_K_RANGE = (2, 50)  # `num_classes: auto` without a range
+
+
 class DatasetParams(Frozen):
     preset: str = Field(description="Name of the `<stage>.<preset>` blocks this data set uses (its own name for "
                         "the built-in ones; e.g. cifar10-parquet for your own 32x32 photos on a CPU).")
     source: Source
-    num_classes: int = Field(ge=2, description="Number of clusters to find (the number of classes when labelled).")
+    num_classes: Annotated[int, Field(ge=2)] | Literal["auto"] | AutoK = Field(
+        description="Number of clusters to find (the number of classes when labelled); `auto` (or `{auto: [2, 50]}`) "
+        "estimates it from the features without labels: an `estimate_k` stage runs before the first stage that "
+        "needs K, and those stages read its choice (stages/kinds/estimate_k.py says how).")
     mean: list[float] | None = Field(None, description="Per-channel normalisation mean; None: computed at prepare.")
     std: list[float] | None = Field(None, description="Per-channel normalisation std; None: computed at prepare.")
     overrides: dict[str, dict[str, Any]] = Field(
         {}, description="Per-stage settings that replace the preset's for this data set, e.g. {scan: {epochs: 10}}.")
+
+    @property
+    def k_range(self) -> tuple[int, int] | None:
+        """The range an estimate of K chooses from, or None when K is given."""
+        if self.num_classes == "auto":
+            return AUTO_K_RANGE
+        return self.num_classes.auto if isinstance(self.num_classes, AutoK) else None
 
 
 class AugmentParams(Frozen):

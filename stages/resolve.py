@@ -150,10 +150,11 @@ def resolve(raw: Mapping[str, Any], kind: str, dataset: str, pipeline: str | Non
     stated = ds.model_dump(mode="json")
     facts = {f: stated[f] for f in declared.facts if f != "num_classes" and stated[f] is not None}
     extra = [name for name, _ in layers[1:]]
-    if "num_classes" in declared.facts and "num_clusters" in model.model_fields and \
-            settings.get("num_clusters") is None:
-        settings["num_clusters"] = ds.num_classes
-        facts["num_classes"] = ds.num_classes
+    k_default = "num_clusters" in model.model_fields and settings.get("num_clusters") is None
+    if "num_classes" in declared.facts and ("num_clusters" not in model.model_fields or k_default):
+        if k_default:  # a number: K; `auto`: the stage reads the estimate (`--k`) when it starts
+            settings["num_clusters"] = ds.num_classes if ds.k_range is None else None
+        facts["num_classes"] = stated["num_classes"]
         extra.append(f"datasets.{dataset}.num_classes")
     note = f" (data set {dataset!r}{'; merged with ' + ', '.join(extra) if extra else ''})"
     where = f"{kind}.{ds.preset}" if model.model_fields else f"datasets.{dataset}"
@@ -162,8 +163,8 @@ def resolve(raw: Mapping[str, Any], kind: str, dataset: str, pipeline: str | Non
     for name, block in layers:
         given = flatten(block)
         origin.update({key: name for key in origin if any(key == k or key.startswith(f"{k}.") for k in given)})
-    if "num_classes" in facts:
-        origin["num_clusters"] = f"datasets.{dataset}.num_classes"
+    if "num_classes" in facts and "num_clusters" in origin:
+        origin["num_clusters"] = f"datasets.{dataset}.num_classes" + (" (estimated: --k)" if ds.k_range else "")
     origin.update({f"datasets.{dataset}.{fact}": f"datasets.{dataset}" for fact in facts})
     keys = [name for name, _ in layers] + [f"datasets.{dataset}.{fact}" for fact in facts]
     applied = pipeline if layers and layers[-1][0].startswith("pipelines.") else None

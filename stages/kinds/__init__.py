@@ -25,6 +25,7 @@ ARTIFACT_FILES: dict[str, str] = {
     "clustering": "model.pt",      # backbone + clustering head whose config records the head kind
     "predictions": "predictions.csv",  # split, id, cluster, prob_0..prob_{K-1}
     "evaluation": "metrics.json",  # ACC/NMI/ARI per predictions, the split scored, plots beside it
+    "k": "k.json",                 # the estimated number of clusters and its evidence (criterion per K)
 }
 
 # Data facts a kind may read from `datasets.<ds>` (besides its preset's settings).

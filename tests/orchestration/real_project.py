@@ -80,7 +80,8 @@ def project_files() -> list[str]:
         cwd=REPO, capture_output=True, text=True, check=True,
     ).stdout.splitlines()
     skip = ("tests/", "data/", "local/", ".ci/")
-    return [f for f in listed if not f.startswith(skip) and f != "params.yaml" and (REPO / f).is_file()]
+    return [f for f in listed if not f.startswith(skip) and f != "params.yaml" and not f.endswith("dvc.lock")
+            and (REPO / f).is_file()]
 
 
 def make_real_project(root: Path, params: str | None = None) -> Path:

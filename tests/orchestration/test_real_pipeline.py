@@ -24,6 +24,7 @@ from real_project import (
     SCAN_DIGITS,
     UP_TO_DATE,
     Built,
+    addresses,
     copy_real_project,
     dvc_out,
     ran_stages,
@@ -93,8 +94,7 @@ def test_an_override_of_scan_reruns_scan_and_what_follows_only(project: Path) ->
         changed = _changed(project)
         assert SCAN_DIGITS[4] in changed and not changed & set(SCAN_DIGITS[:4]), changed
         out = dvc_out(project, "repro")
-        assert ran_stages(out) == SCAN_DIGITS[4:] + ["report"], out
-        assert "resuming" not in out and "pretext" not in " ".join(ran_stages(out))
+        assert ran_stages(out) == SCAN_DIGITS[4:] + ["report"], out  # not prepare, not pretext
     finally:
         (project / "params.yaml").write_text(before)
         subprocess.run([sys.executable, "-m", "pipelines", "sync"], cwd=project, check=True, capture_output=True)
@@ -167,7 +167,8 @@ def test_pretext_change_starts_over_and_sigkill_resumes(project: Path, tmp_path:
     resumed = dvc_out(project, "repro")
     resume_seconds = time.perf_counter() - start
     stages = ran_stages(resumed)
-    assert sorted(stages) == sorted(s for s in MAIN_DIGITS if "pixels" not in s and "prepare" not in s), resumed
+    kmeans_pixels = set(addresses("kmeans-pixels"))  # the pixels' branch does not read pretext
+    assert sorted(stages) == sorted(s for s in MAIN_DIGITS if s not in kmeans_pixels), resumed
     match = RESUMING.search(resumed)
     assert match, resumed
     resumed_from = int(match.group(1))

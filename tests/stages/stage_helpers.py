@@ -37,6 +37,8 @@ TINY_SETTINGS: dict[str, dict[str, Any]] = {
     "kmeans": {"features": "backbone", "nredo": 1},
     "baseline": {"features": "backbone"},
     "evaluate": {},
+    "estimate_k": {"max_samples": 500},
+    "pretrained": {"network": "resnet18", "checkpoint": "weights.pt", "input_size": 32, "batch_size": 64},
     "ae_pretrain": {"hidden_dims": [32, 32, 64, 10], "epochs": 2, "batch_size": 128, "lr": 0.001},
     "dec": {"update_interval": 3, "batch_size": 128, "max_iterations": 9, "kmeans_nredo": 2},
     "deepcluster": {"backbone": "small_cnn", "width": 8, "num_clusters": 20, "epochs": 2, "batch_size": 128,
