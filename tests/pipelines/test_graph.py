@@ -3,6 +3,7 @@ type; the graph holds the runs asked for (main, bench, runs)."""
 
 from __future__ import annotations
 
+import copy
 import random
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,36 @@ def test_nproc_per_node_puts_torchrun_in_the_training_stage_commands() -> None:
 def test_bad_nproc_per_node(nproc: Any) -> None:
     with pytest.raises(DeclarationError, match="nproc_per_node"):
         graph({"scan": SCAN}, nproc_per_node=nproc)
+
+
+def test_an_auto_k_data_set_gets_an_estimate_before_the_first_stage_that_needs_k() -> None:
+    p = params({"scan": SCAN, "kmeans-pixels": ["prepare", "embed", "kmeans", "evaluate"]},
+               runs=[{"dataset": "toy", "pipelines": ["scan", "kmeans-pixels"]}], estimate_k={"toy": {}})
+    plain = build_graph(copy.deepcopy(p))
+    p["datasets"]["toy"]["num_classes"] = "auto"
+    g = build_graph(p)
+    assert [i.name for i in g.instances] == [i.name for i in plain.instances]  # the paths do not change
+    text = render_all(g, ROOT)[ROOT / "pipelines/toy/seed0/dvc.yaml"]
+    stages = __import__("yaml").safe_load(text)["stages"]
+    assert {"pretext-embed-estimate_k", "embed-estimate_k"} <= set(stages)
+    scan = stages["pretext-embed-mine-scan"]
+    assert "--k data/toy/seed0/pretext-embed-estimate_k/k.json" in scan["cmd"]
+    assert "data/toy/seed0/pretext-embed-estimate_k/k.json" in scan["deps"]
+    assert "--k data/toy/seed0/embed-estimate_k/k.json" in stages["embed-kmeans"]["cmd"]
+    assert "--k" not in stages["pretext-embed-mine-scan-selflabel"]["cmd"]  # K comes with its model
+    estimate = stages["pretext-embed-estimate_k"]
+    assert "--features data/toy/seed0/pretext-embed/features.npz" in estimate["cmd"]
+    assert estimate["params"] == ["estimate_k.toy", "datasets.toy.num_classes"]
+    assert "datasets.toy.num_classes" in scan["params"]  # auto -> a number re-runs it
+    plain_text = render_all(plain, ROOT)[ROOT / "pipelines/toy/seed0/dvc.yaml"]
+    assert "estimate_k" not in plain_text
+
+
+def test_a_stage_with_no_features_before_it_estimates_k_on_the_raw_input() -> None:
+    p = params({"cc": ["prepare", "cc", "evaluate"]}, runs=[{"dataset": "toy", "pipelines": ["cc"]}],
+               estimate_k={"toy": {}}, cc={"toy": {"backbone": "small_cnn", "epochs": 1, "batch_size": 8, "lr": 0.1,
+                                                   "augment": {}}})
+    p["datasets"]["toy"]["num_classes"] = {"auto": [2, 8]}
+    stages = __import__("yaml").safe_load(render_all(build_graph(p), ROOT)[ROOT / "pipelines/toy/seed0/dvc.yaml"])
+    assert list(stages["stages"])[:3] == ["embed", "embed-estimate_k", "cc"]
+    assert "--k data/toy/seed0/embed-estimate_k/k.json" in stages["stages"]["cc"]["cmd"]

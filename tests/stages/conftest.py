@@ -20,8 +20,14 @@ UPSTREAM = [i.name for i in GRAPH.instances_for(["scan", "kmeans"]) if i.kind no
 
 @pytest.fixture
 def params_file(tmp_path: Path) -> Path:
-    """The tiny params.yaml in this test's tmp_path."""
-    return write_params(tmp_path / "params.yaml")
+    """The tiny params.yaml in this test's tmp_path; the `pretrained` kind reads a torchvision ResNet-18 state dict
+    saved there (random weights: what matters is that it loads and runs)."""
+    import torchvision
+
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "resnet18.pt")
+    return write_params(tmp_path / "params.yaml",
+                        lambda p: p["pretrained"][DS].update(checkpoint=str(tmp_path / "resnet18.pt")))
 
 
 @pytest.fixture(scope="session")
