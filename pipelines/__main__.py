@@ -67,6 +67,15 @@ def _run(pipeline: str, dataset: str, seed: int | None, force: bool, report: boo
     return code
 
 
+def _table_only(graph: Graph, dataset: str) -> int:
+    """The table of `bench.<ds>` from the runs that finished (the others listed), without running anything."""
+    bench = next((b for b in graph.benches if b.dataset == dataset), None)
+    if bench is None:
+        raise DeclarationError(f"params.yaml has no bench.{dataset}")
+    argv = bench_argv(graph, dataset, bench.pipelines, bench.seeds, bench.published, "reports")
+    return subprocess.call([sys.executable, *" ".join(argv).split()[1:], "--allow-missing"], cwd=ROOT)
+
+
 def _bench(dataset: str, pipelines: list[str] | None, seeds: list[int] | None, out: str | None, force: bool) -> int:
     """`bench.<ds>` of params.yaml through its DVC stage; other pipelines/seeds: each run through DVC (declared in
     `runs` first), then the table into OUT (the tracked reports/bench-<ds>.* stay as DVC wrote them)."""
@@ -189,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--seeds", nargs="+", type=int, default=None, help="instead of bench.<ds>.seeds")
     bench.add_argument("--out", default=None, help="folder for an ad-hoc table (default reports/adhoc-<ds>)")
     bench.add_argument("-f", "--force", action="store_true", help="re-run every stage (not only missing ones)")
+    bench.add_argument("--table-only", action="store_true", help="write bench.<ds>'s table from the runs that "
+                       "finished (listing the others), running nothing: a table built across sessions")
     cluster = sub.add_parser("cluster", help="register a folder of images as a data set, run a pipeline, print the "
                              "report's path")
     cluster.add_argument("folder")
@@ -210,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.pipeline, args.dataset, args.seed, args.force)
         if args.command == "bench":
+            if args.table_only:
+                return _table_only(load_graph(ROOT), args.dataset)
             return _bench(args.dataset, args.pipelines, args.seeds, args.out, args.force)
         if args.command == "show":
             return _show(args.pipeline, args.dataset, args.stage, args.json)

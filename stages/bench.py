@@ -17,20 +17,7 @@ from deepclust.bench.table import Run, environment, markdown, plot, published, s
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file, write_atomic
 from stages.cli import entry, pair
-
-# How each kind that chooses a checkpoint or clusters makes its choice: label-free, said in the table.
-SELECTION = {
-    "scan": "SCAN: (epoch, head) with the lowest unlabelled selection loss on the training split, collapsed heads last",
-    "selflabel": "self-label: last epoch, or the upstream model when its guard steps aside",
-    "kmeans": "k-means: best of nredo runs by inertia",
-    "baseline": "scikit-learn: one fit",
-    "dec": "DEC: last iteration (stops when < tol of labels change)",
-    "cc": "CC: (epoch, sub-head) with the lowest own loss, collapsed last",
-    "dcdc": "DCDC: (epoch, sub-head) with the lowest own loss, collapsed last",
-    "iic": "IIC: (epoch, sub-head) with the lowest own loss, collapsed last",
-    "pretext": "SimCLR: last epoch", "pcl": "PCL: last epoch", "deepcluster": "DeepCluster: last epoch",
-    "idfd": "IDFD: last epoch", "ae_pretrain": "autoencoder: last epoch",
-}
+from stages.kinds import kind_of
 
 
 def _read(path: Path, what: str) -> dict[str, Any]:
@@ -40,17 +27,27 @@ def _read(path: Path, what: str) -> dict[str, Any]:
         raise DeepclustError(f"{path} is not valid JSON ({exc}): re-run its stage") from None
 
 
-def _kind(stage: str) -> str:
-    """A stage instance's kind: its name up to the first dash (`selflabel-scan` -> selflabel; `ae_pretrain-dec`)."""
-    return stage.split("-", 1)[0]
+def selection(folder: Path) -> str | None:
+    """How the stage in FOLDER chose what it kept, from its kind's declaration (its params.json names the kind)."""
+    kind = json.loads((folder / "params.json").read_text()).get("kind") if (folder / "params.json").exists() \
+        else None
+    try:
+        return kind_of(str(kind)).selection if kind else None
+    except ValueError:
+        return None
 
 
-def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]], seeds: Sequence[int]) -> list[Run]:
+def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]], seeds: Sequence[int],
+            allow_missing: bool = False) -> tuple[list[Run], list[tuple[str, int]]]:
     """One Run per pipeline x seed, from DATA_ROOT/seed<k>/<stage>/metrics.json of each stage of the pipeline
-    (prepare excluded; the last one is its evaluate stage)."""
-    runs = []
+    (prepare excluded; the last one is its evaluate stage); with ALLOW_MISSING, the runs not finished yet are
+    returned apart instead of stopping."""
+    runs, missing = [], []
     for pipeline, chain in runs_by_pipeline.items():
         for seed in seeds:
+            if allow_missing and not (data_root / f"seed{seed}" / chain[-1] / "metrics.json").exists():
+                missing.append((pipeline, seed))
+                continue
             stage_metrics = {}
             for stage in chain:
                 path = data_root / f"seed{seed}" / stage / "metrics.json"
@@ -66,11 +63,11 @@ def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]
                 peak_rss_mb=max(float(m.get("peak_rss_mb", float("nan"))) for m in stage_metrics.values()),
                 threads=tuple(sorted(threads)),
                 devices=tuple(sorted({str(m["device"]) for m in stage_metrics.values() if "device" in m})),
-                selection="; ".join(dict.fromkeys(SELECTION[k] for k in map(_kind, chain)
-                                                  if k in SELECTION)),
+                selection="; ".join(dict.fromkeys(filter(None, (selection(data_root / f"seed{seed}" / stage)
+                                                                for stage in chain)))),
                 split=str(scores.get("split", "test")),
             ))
-    return runs
+    return runs, missing
 
 
 def protocol_text(evaluate_metrics: Path) -> str:
@@ -105,13 +102,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, required=True)
     ap.add_argument("--published", default=None, help="key of deepclust/bench/published.csv to show beside ours")
     ap.add_argument("--out", type=Path, default=Path("reports"))
+    ap.add_argument("--allow-missing", action="store_true",
+                    help="tabulate the runs that finished and list the others (a table built across sessions)")
     args = ap.parse_args(argv)
     runs_by_pipeline = {name: str(stages).split(",") for name, stages in args.runs}
-    runs = collect(args.data_root, args.dataset, runs_by_pipeline, args.seeds)
+    runs, missing = collect(args.data_root, args.dataset, runs_by_pipeline, args.seeds, args.allow_missing)
+    if not runs:
+        raise DeepclustError(f"no run of the {args.dataset} benchmark has finished yet")
     table = summarise(runs)
     env = environment(Path.cwd())
-    first = next(iter(runs_by_pipeline.values()))[-1]
-    protocol = protocol_text(args.data_root / f"seed{args.seeds[0]}" / first / "metrics.json")
+    first = runs[0]
+    protocol = protocol_text(args.data_root / f"seed{first.seed}" / runs_by_pipeline[first.pipeline][-1] /
+                             "metrics.json")
     for key, value in env.items():
         table[key] = value
     table["dataset"] = args.dataset
@@ -123,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_atomic(base.with_suffix(".parquet"), lambda tmp: table.to_parquet(tmp, index=False))
     write_atomic(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp, index=False))
+    if missing:
+        notes.append("not run yet (pipeline seed): " + ", ".join(f"{p} {s}" for p, s in missing))
     text = markdown(args.dataset, table, env, protocol, reference, notes)
     plot(args.dataset, table, base.with_suffix(".png"), reference)
     write_atomic(base.with_suffix(".md"), lambda tmp: tmp.write_text(text))  # last: its presence means all is there

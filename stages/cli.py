@@ -30,6 +30,7 @@ def parser(description: str, *paths: str, optional: Sequence[str] = (), pairs: S
     ap.add_argument("--seed", type=int, default=0, help="the run's seed (params.yaml `seeds`); sets every random draw")
     ap.add_argument("--pipeline", default=None, help="apply this pipeline's overrides (`pipelines.<name>.<stage>`)")
     ap.add_argument("--k", default=None, type=Path, help="estimate_k's k.json, when the data set's K is `auto`")
+    ap.add_argument("--keys", default=None, help="digest of the params.yaml keys its dvc.yaml lists (checked)")
     for name in paths:
         ap.add_argument(f"--{name}", required=True, type=Path)
     for name in optional:

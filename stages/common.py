@@ -20,7 +20,7 @@ from deepclust.errors import DeepclustError
 from deepclust.io import require_file
 from stages.cli import entry, parser
 from stages.params import StageParams
-from stages.resolve import Resolved, load, problems
+from stages.resolve import Resolved, keys_digest, load, problems
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +63,9 @@ def start(model: type[StageParams], ap: argparse.ArgumentParser, argv: Sequence[
     assert model.KIND is not None, f"{model.__name__} declares no stage kind"
     stage = model.KIND.name
     resolved = with_estimated_k(load(stage, args.dataset, args.params, args.pipeline), args.k)
+    if args.keys is not None and args.keys != keys_digest(resolved.keys):
+        raise DeepclustError(f"{args.params}: the keys {stage} reads on {args.dataset} ({', '.join(resolved.keys)}) "
+                             "are not the ones its dvc.yaml lists: run `python -m pipelines sync`")
     data = load_prepared(args.data)
     found = problems(resolved, len(data.train))
     if found:

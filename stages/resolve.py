@@ -14,6 +14,7 @@ outputs, and its training fingerprint hashes the same record: a change anywhere 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +170,12 @@ def resolve(raw: Mapping[str, Any], kind: str, dataset: str, pipeline: str | Non
     keys = [name for name, _ in layers] + [f"datasets.{dataset}.{fact}" for fact in facts]
     applied = pipeline if layers and layers[-1][0].startswith("pipelines.") else None
     return Resolved(kind, dataset, ds.preset, applied, valid, facts, tuple(keys), origin)
+
+
+def keys_digest(keys: tuple[str, ...] | list[str]) -> str:
+    """A short digest of the params.yaml keys a stage reads, for its dvc.yaml command (`--keys`): DVC ignores a key
+    that a stage stops listing (an override removed), but not a changed command, so the stage re-runs."""
+    return hashlib.sha1(",".join(keys).encode()).hexdigest()[:8]
 
 
 def load(kind: str, dataset: str, path: str | Path = "params.yaml", pipeline: str | None = None) -> Resolved:

@@ -108,6 +108,8 @@ def test_an_override_of_scan_reruns_scan_and_what_follows_only(project: Path) ->
     finally:
         (project / "params.yaml").write_text(before)
         subprocess.run([sys.executable, "-m", "pipelines", "sync"], cwd=project, check=True, capture_output=True)
+    back = dvc_out(project, "repro")  # SCAN back to its own settings: again SCAN and what follows, nothing upstream
+    assert ran_stages(back) == SCAN_DIGITS[4:] + ["report"], back
     assert UP_TO_DATE in dvc_out(project, "repro")
 
 

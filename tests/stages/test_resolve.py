@@ -129,3 +129,21 @@ def test_merged_is_deep_and_does_not_mutate() -> None:
 def test_resolve_takes_a_loaded_mapping() -> None:
     r = resolve(TINY_PARAMS, "embed", DS)
     assert r.settings.batch_size == 512 and r.keys == ("embed.digits",)
+
+
+def test_a_stage_checks_the_keys_its_dvc_yaml_lists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A removed override leaves DVC blind (it ignores a key a stage stops listing); the command's `--keys` digest
+    changes instead, and a stage run against keys other than its dvc.yaml's stops with one line."""
+    from stage_helpers import argv, run_stage, stderr_error_line
+
+    from stages import kmeans
+    from stages.resolve import keys_digest
+
+    plain = write_params(tmp_path / "a.yaml")
+    edited = write_params(tmp_path / "b.yaml", lambda p: p["datasets"][DS].update(overrides={"kmeans": {"niter": 5}}))
+    assert keys_digest(load("kmeans", DS, plain).keys) != keys_digest(load("kmeans", DS, edited).keys)
+    args = argv("pretext-embed-kmeans", tmp_path / "data", edited) + ["--keys", keys_digest(load("kmeans", DS,
+                                                                                                plain).keys)]
+    assert run_stage(kmeans, args) == 2
+    line = stderr_error_line(capsys.readouterr().err)
+    assert "are not the ones its dvc.yaml lists: run `python -m pipelines sync`" in line
