@@ -109,7 +109,7 @@ def argv(instance: str, data: Path, params: Path, ds: str = DS, seed: int = 0, *
             options[token] = []
         else:
             options[list(options)[-1]].append(token.replace("data/", f"{data}/", 1))
-    options.pop("--keys", None)  # the tests edit their params; `--keys` is checked by test_a_stage_checks_the_keys_its_dvc_yaml_lists
+    options.pop("--keys", None)  # tests edit their params (test_resolve checks `--keys` itself)
     for key, value in override.items():
         options[f"--{key.replace('_', '-')}"] = [str(value)]
     return ["--params", str(params)] + [t for flag, values in options.items() for t in (flag, *values)]
