@@ -190,7 +190,7 @@ def render_root(graph: Graph, root: Path) -> str:
 
 def bench_outputs(dataset: str) -> list[str]:
     """The files a bench stage writes (checked in: small, and the README shows them)."""
-    return [f"reports/bench-{dataset}.{ext}" for ext in ("parquet", "csv", "png", "md")]
+    return [f"reports/bench-{dataset}.{ext}" for ext in ("parquet", "csv", "png", "html", "md")]
 
 
 def bench_runs(graph: Graph, pipelines: list[str] | tuple[str, ...]) -> list[str]:

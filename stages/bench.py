@@ -1,4 +1,4 @@
-"""bench: the benchmark table of a data set: pipelines x seeds -> reports/bench-<ds>.{parquet,csv,md,png}.
+"""bench: the benchmark table of a data set: pipelines x seeds -> reports/bench-<ds>.{parquet,csv,md,png,html}.
 
 Reads what the pipelines' stages already wrote (each stage's metrics.json: scores, seconds, peak memory,
 threads, device); it runs nothing itself. `dvc repro pipelines/bench/dvc.yaml:bench-<ds>` (or `python -m
@@ -16,6 +16,7 @@ from typing import Any
 from deepclust.bench.table import Run, environment, markdown, plot, published, summarise
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file, write_atomic
+from deepclust.report.bench_page import write_bench_page
 from stages.cli import entry, pair
 from stages.kinds import kind_of
 
@@ -129,9 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append("not run yet (pipeline seed): " + ", ".join(f"{p} {s}" for p, s in missing))
     text = markdown(args.dataset, table, env, protocol, reference, notes)
     plot(args.dataset, table, base.with_suffix(".png"), reference)
+    write_bench_page(base.with_suffix(".html"), text, base.with_suffix(".png"), f"deepclust benchmark: {args.dataset}")
     write_atomic(base.with_suffix(".md"), lambda tmp: tmp.write_text(text))  # last: its presence means all is there
     print(text.split("\n## Cost")[0])
-    print(f"[bench] {args.dataset}: {len(table)} pipelines x {len(args.seeds)} seeds -> {base}.{{parquet,csv,md,png}}")
+    print(f"[bench] {args.dataset}: {len(table)} pipelines x {len(args.seeds)} seeds -> "
+          f"{base}.{{parquet,csv,md,png,html}}")
     return 0
 
 
