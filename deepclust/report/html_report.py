@@ -45,7 +45,7 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; m
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-img.figure { max-width: 100%; } img.strip { image-rendering: pixelated; height: 56px; }
+img.figure { max-width: 100%; } img.strip { image-rendering: pixelated; height: 40px; }
 .muted { color: #777; font-size: 0.85em; } code { font-size: 0.9em; }
 """
 
