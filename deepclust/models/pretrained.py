@@ -36,6 +36,7 @@ import torchvision
 from torch import nn
 
 from deepclust.errors import DeepclustError
+from deepclust.transforms.eval_transform import EvalTransform
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -178,6 +179,15 @@ def pretrained_backbone(
     report = load_state_dict_file(backbone.net, path, prefix=prefix, classifier=backbone.classifier)
     _set_arch(backbone, None, {"file": path.name, "sha256": _digest(path)[:16], "prefix": report.prefix})
     return backbone, report
+
+
+def eval_transform(backbone: TorchvisionBackbone) -> EvalTransform:
+    """The evaluation transform the backbone's weights expect: resize to `input_size`, RGB, its mean and std.
+
+    Example:
+        >>> features = predict(backbone, images, eval_transform(backbone), runtime)
+    """
+    return EvalTransform(backbone.mean, backbone.std, size=backbone.input_size, rgb=True)
 
 
 def rebuild_torchvision_backbone(network: str, *, weights: str | None = None, frozen: bool = True,

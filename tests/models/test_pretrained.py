@@ -19,6 +19,7 @@ from deepclust.models.pretrained import (
     TorchvisionBackbone,
     _rebuild_kwargs,
     cache_path,
+    eval_transform,
     pretrained_backbone,
 )
 
@@ -209,6 +210,16 @@ def test_grayscale_batches_are_repeated_to_rgb(tmp_path: Path) -> None:
     gray = torch.randn(2, 1, 40, 40)
     with torch.no_grad():
         assert torch.equal(backbone(gray), backbone(gray.expand(-1, 3, -1, -1)))
+
+
+def test_the_eval_transform_feeds_the_backbone_what_its_weights_expect(tmp_path: Path) -> None:
+    _moco_v2_checkpoint(tmp_path / "moco.pth.tar")
+    backbone, _ = pretrained_backbone("resnet18", checkpoint=tmp_path / "moco.pth.tar", input_size=64)
+    images = torch.randint(0, 256, (2, 28, 28, 1), dtype=torch.uint8)  # MNIST-like
+    x = eval_transform(backbone)(images)
+    assert x.shape == (2, 3, 64, 64)
+    with torch.no_grad():
+        assert backbone(x).shape == (2, 512)
 
 
 def test_a_saved_model_rebuilds_without_the_weights_file(tmp_path: Path) -> None:
