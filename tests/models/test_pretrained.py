@@ -11,7 +11,7 @@ import torchvision
 from torch import nn
 
 from deepclust.errors import DeepclustError
-from deepclust.models import ContrastiveModel, SimCLRProjectionHead, build_backbone
+from deepclust.models import HeadModel, SimCLRProjectionHead, build_backbone
 from deepclust.models.io import load_contrastive, save_model
 from deepclust.models.pretrained import (
     IMAGENET_MEAN,
@@ -226,7 +226,7 @@ def test_a_saved_model_rebuilds_without_the_weights_file(tmp_path: Path) -> None
     _moco_v2_checkpoint(tmp_path / "moco.pth.tar")
     backbone, _ = pretrained_backbone("resnet18", checkpoint=tmp_path / "moco.pth.tar", input_size=112,
                                       mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
-    model = ContrastiveModel(backbone, SimCLRProjectionHead(backbone.output_dim, 32, 16))
+    model = HeadModel(backbone, SimCLRProjectionHead(backbone.output_dim, 32, 16))
     save_model(tmp_path / "model.pt", model)
     (tmp_path / "moco.pth.tar").unlink()  # a consumer elsewhere has only the saved model
     loaded, arch = load_contrastive(tmp_path / "model.pt")
