@@ -20,10 +20,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Trains the autoencoder on the training split and saves it; its encoder is the backbone DEC clusters with."""
     job = start(AEPretrainParams, parser(__doc__, "data", "run-dir", "out", optional=("features",)), argv)
     p, args = job.params, job.args
-    inputs = network_inputs(job, build_backbone("mlp", input_dim=1), args.features)
+    inputs = network_inputs(job, build_backbone("mlp", input_dim=1, input_scale=p.input_scale), args.features)
     transform = inputs.eval_transform(job)
     input_dim = int(np.prod(inputs.train.shape[1:]))
-    autoencoder = AutoEncoder(input_dim, p.hidden_dims)
+    autoencoder = AutoEncoder(input_dim, p.hidden_dims, p.input_scale)
     method = AutoEncoderPretraining(autoencoder, transform, p.corruption)
     opt = make_optimizer(p.optimizer, method.parameters(), p.lr, p.momentum, p.weight_decay)
     batches = random_batches(job, len(inputs.train), lambda idx: {"images": inputs.train[idx]})

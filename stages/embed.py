@@ -33,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = load_backbone(job.args.model)
         backbone = cast(torch.nn.Module, model.backbone)
         inputs = model_inputs(job, is_identity(backbone))
+        inputs.input_scale = getattr(backbone, "arch", {}).get("input_scale")  # DEC's encoder: its pixel scale
         transform = inputs.eval_transform(job) if inputs.images else (lambda x, g=None: x.float())
         model.to(job.runtime.device)
         projection = model.head.cpu().eval() if isinstance(model.head, SimCLRProjectionHead) else None

@@ -22,11 +22,16 @@ class ModelInputs:
     train: torch.Tensor
     test: torch.Tensor
     images: bool
+    input_scale: float | None = None
 
     def eval_transform(self, job: Job) -> Callable[..., torch.Tensor]:
-        """Images: normalise; feature rows: L2-normalise (mining is by cosine, so the heads see the same)."""
+        """Images: normalise (or, with `input_scale`, pixel values times it: DEC-keras's x / 255); feature rows:
+        L2-normalise (mining is by cosine, so the heads see the same)."""
         if self.images:
-            return EvalTransform(*normalisation(job.data.card, job.facts))
+            mean, std = normalisation(job.data.card, job.facts)
+            if self.input_scale is not None:  # EvalTransform divides [0, 1] values by std: 255 s x / 255 = s x
+                return EvalTransform([0.0] * len(mean), [1.0 / (255.0 * self.input_scale)] * len(mean))
+            return EvalTransform(mean, std)
         return FeatureTransform()
 
 
@@ -54,13 +59,19 @@ def model_inputs(job: Job, identity_backbone: bool, features: Path | None = None
 
 def network_inputs(job: Job, backbone: torch.nn.Module, features: Path | None = None) -> ModelInputs:
     """The inputs of any backbone: a convolutional one reads the images; a flat one (`mlp`, `identity`) reads
-    the upstream features when given, else the prepared data (images, which it flattens, or the table)."""
-    name = getattr(backbone, "arch", {}).get("name")
-    if name not in ("mlp", "identity"):
+    the upstream features when given, else the prepared data (images, which it flattens, or the table), at the
+    pixel scale its `arch` records (`input_scale`, DEC's autoencoder) when it has one."""
+    arch = getattr(backbone, "arch", {})
+    if arch.get("name") not in ("mlp", "identity"):
         return model_inputs(job, False)
     if features is not None or job.data.train.images is None:
+        if arch.get("input_scale") is not None:
+            raise DeepclustError("input_scale is a pixel scale: it applies to images, not to feature rows (drop "
+                                 "ae_pretrain's input_scale for this data set or pipeline)")
         return model_inputs(job, True, features)
-    return model_inputs(job, False)
+    inputs = model_inputs(job, False)
+    inputs.input_scale = arch.get("input_scale")
+    return inputs
 
 
 def training_images(job: Job) -> torch.Tensor:

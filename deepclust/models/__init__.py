@@ -67,7 +67,7 @@ def build_model(arch: dict[str, Any]) -> nn.Module:
     """Rebuilds an (untrained) model from `architecture(model)`'s record."""
     kind = arch.get("model")
     if kind == "autoencoder":
-        return AutoEncoder(arch["input_dim"], arch["hidden_dims"])
+        return AutoEncoder(arch["input_dim"], arch["hidden_dims"], arch.get("input_scale"))
     if kind not in ("contrastive", "clustering"):
         raise ValueError(f"unknown model kind {kind!r}; expected autoencoder, contrastive or clustering")
     return HeadModel(build_backbone(**arch["backbone"]), build_head(arch["head"]))

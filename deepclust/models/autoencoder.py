@@ -21,14 +21,20 @@ class AutoEncoder(nn.Module):
     Args:
         input_dim: Input size d (flattened pixels or a feature row).
         hidden_dims: Encoder layer sizes, the last one is the embedding (DEC: 500, 500, 2000, 10).
+        input_scale: Image inputs are pixel values times this (DEC-keras 1/255; DEC's Caffe 0.02), None: the
+            data set's mean/std normalisation. Recorded in the encoder's `arch`, so DEC and every consumer of
+            the encoder feed it the same inputs.
     """
 
-    def __init__(self, input_dim: int, hidden_dims: Sequence[int] = (500, 500, 2000, 10)) -> None:
+    def __init__(self, input_dim: int, hidden_dims: Sequence[int] = (500, 500, 2000, 10),
+                 input_scale: float | None = None) -> None:
         super().__init__()
-        self.backbone = build_backbone("mlp", input_dim=input_dim, hidden_dims=hidden_dims)
+        self.backbone = build_backbone("mlp", input_dim=input_dim, hidden_dims=hidden_dims, input_scale=input_scale)
         self.decoder = mlp([*hidden_dims[::-1], input_dim])
         self.output_dim = int(hidden_dims[-1])
         self.arch: dict[str, Any] = {"input_dim": input_dim, "hidden_dims": list(hidden_dims)}
+        if input_scale is not None:
+            self.arch["input_scale"] = float(input_scale)
 
     @property
     def head(self) -> None:

@@ -153,14 +153,20 @@ class MLPBackbone(nn.Module):
     Args:
         input_dim: Input size d.
         hidden_dims: Layer sizes; the last one is the embedding (`output_dim`).
+        input_scale: The pixel scale its image inputs are made with, recorded for every consumer: pixel values
+            (0-255) times this (DEC-keras 1/255, DEC's Caffe 0.02); None: the data set's mean/std normalisation.
+            The backbone itself only reads what it is given (`stages.inputs` builds the transform).
     """
 
-    def __init__(self, input_dim: int, hidden_dims: Sequence[int]) -> None:
+    def __init__(self, input_dim: int, hidden_dims: Sequence[int], input_scale: float | None = None) -> None:
         super().__init__()
         if input_dim < 1 or not hidden_dims or min(hidden_dims) < 1:
             raise ValueError(f"input_dim and hidden_dims must be positive, got {input_dim}, {list(hidden_dims)}")
+        if input_scale is not None and not input_scale > 0:
+            raise ValueError(f"input_scale must be positive or None, got {input_scale}")
         self.layers = mlp([input_dim, *hidden_dims])
         self.output_dim = int(hidden_dims[-1])
+        self.input_scale = input_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x.flatten(1))  # (B, hidden_dims[-1])
@@ -206,12 +212,14 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "small_cnn": lambda in_channels=3, width=32, **kw: SmallCNN(in_channels, width),
     "small_cnn_s2": lambda in_channels=3, width=32, **kw: SmallCNN(in_channels, width, stem_stride=2),
     "identity": lambda input_dim=1, **kw: IdentityBackbone(input_dim),
-    "mlp": lambda input_dim=1, hidden_dims=(500, 500, 2000, 10), **kw: MLPBackbone(input_dim, hidden_dims),
+    "mlp": lambda input_dim=1, hidden_dims=(500, 500, 2000, 10), input_scale=None, **kw: MLPBackbone(
+        input_dim, hidden_dims, input_scale),
 }
 
 
 def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: int | None = None,
-                   hidden_dims: Sequence[int] | None = None, sobel: bool = False, **pretrained: Any) -> nn.Module:
+                   hidden_dims: Sequence[int] | None = None, sobel: bool = False,
+                   input_scale: float | None = None, **pretrained: Any) -> nn.Module:
     """Builds a backbone by name from `BACKBONES` and records how in its `arch` attribute.
 
     `arch` is what a saved model stores so that any consumer can rebuild the backbone (models/io.py):
@@ -226,6 +234,7 @@ def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: 
         input_dim: Input size of an `identity` or `mlp` backbone (required for them, ignored by the others).
         hidden_dims: Layer sizes of an `mlp` backbone (DEC: 500, 500, 2000, 10).
         sobel: Put a frozen grayscale + Sobel filter in front of a convolutional backbone.
+        input_scale: `mlp`: the pixel scale of its image inputs (see `MLPBackbone`); recorded in `arch` when set.
         **pretrained: The rest of a "torchvision" backbone's record (`network`, `weights`, `frozen`, `input_size`,
             `resize_size`, `mean`, `std`, `checkpoint`); see `rebuild_torchvision_backbone`.
 
@@ -252,6 +261,8 @@ def build_backbone(name: str, in_channels: int = 3, width: int = 32, input_dim: 
         arch = {"name": name, "input_dim": int(input_dim)}
         if name == "mlp":
             arch["hidden_dims"] = [int(d) for d in (hidden_dims or (500, 500, 2000, 10))]
+            if input_scale is not None:
+                arch["input_scale"] = float(input_scale)
         backbone = BACKBONES[name](**{k: v for k, v in arch.items() if k != "name"})
     else:
         backbone = BACKBONES[name](in_channels=2 if sobel else in_channels, width=width)

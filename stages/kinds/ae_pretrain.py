@@ -26,3 +26,7 @@ class AEPretrainParams(_Optimised, kind=Kind(
         "adam", description="sgd (DEC-keras: lr 1, momentum 0.9, 300 epochs) or adam (lr 1e-3, fewer epochs).")
     schedule: Literal["constant", "cosine"] = Field("cosine", description="Learning-rate schedule over the run.")
     corruption: float = Field(0.0, ge=0, lt=1, description="Denoising: input coordinates zeroed (DEC's SAE: 0.2).")
+    input_scale: float | None = Field(
+        None, gt=0, description="Images: pixel values (0-255) times this, as DEC-keras (1/255 = 0.00392) and DEC's "
+        "Caffe code (0.02) feed the autoencoder; None: the data set's mean/std normalisation. Recorded in the "
+        "encoder, so DEC reads the same inputs.")

@@ -192,3 +192,15 @@ def test_not_a_model_file(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "ckpt.pt", "abc", {"epoch": 1}, method={"w": torch.zeros(1)})
     with pytest.raises(DeepclustError, match="not a deepclust model file"):
         load_contrastive(tmp_path / "ckpt.pt")
+
+
+def test_autoencoder_input_scale_round_trip(tmp_path: Path) -> None:
+    """An autoencoder trained on scaled pixels (DEC-keras: x / 255) records the scale for its consumers."""
+    model = AutoEncoder(16, [8, 4], input_scale=0.02)
+    save_model(tmp_path / "model.pt", model)
+    loaded, arch = load_model(tmp_path / "model.pt", "autoencoder")
+    assert arch == {"model": "autoencoder", "input_dim": 16, "hidden_dims": [8, 4], "input_scale": 0.02}
+    assert loaded.backbone.arch["input_scale"] == 0.02
+    assert "input_scale" not in AutoEncoder(16, [8, 4]).arch  # the default keeps the old record
+    with pytest.raises(ValueError, match="input_scale"):
+        AutoEncoder(16, [8, 4], input_scale=0.0)

@@ -101,8 +101,11 @@ def stderr_error_line(err: str) -> str:
 def argv(instance: str, data: Path, params: Path, ds: str = DS, seed: int = 0, **override: str | Path) -> list[str]:
     """The `cmd` that dvc.yaml gives INSTANCE (generated from TINY_PARAMS' pipelines), with `data/` replaced
     by DATA, `--params PARAMS` added, and each `override` (`model=...`) replacing that option's value."""
-    tokens = " ".join(stage_argv(GRAPH.instance(instance), GRAPH, ds, seed)).split()
+    # The command is rendered on DS (a data set a test adds to its own params is not in TINY_PARAMS); only the
+    # data set's name and folder differ between data sets.
+    tokens = " ".join(stage_argv(GRAPH.instance(instance), GRAPH, DS, seed)).split()
     tokens = tokens[next(i for i, t in enumerate(tokens) if t.startswith("stages.")) + 1:]  # drop the launcher
+    tokens = [ds if t == DS else t.replace(f"data/{DS}/", f"data/{ds}/", 1) for t in tokens]
     options: dict[str, list[str]] = {}
     for token in tokens:
         if token.startswith("--"):

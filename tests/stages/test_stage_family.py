@@ -86,3 +86,31 @@ def test_dec_and_idec_on_a_feature_table(tmp_path: Path) -> None:
         assert run_stage(dec, argv(name, data, params, ds="table")) == 0, name
         predictions = read_predictions(out_dir(data, name, ds="table") / "predictions.csv")
         assert predictions["train"].probabilities.shape == (120, 3)
+
+
+def test_ae_input_scale_reaches_dec(work: Path, tmp_path: Path) -> None:
+    """DEC-keras feeds its autoencoder x / 255: ae_pretrain's input_scale is recorded in the encoder, and DEC
+    embeds the same scaled pixels (its k-means init sees what the encoder was trained on)."""
+    import numpy as np
+
+    from deepclust.models.io import load_model
+    from stages import common
+    from stages.inputs import network_inputs
+    from stages.kinds.dec import DecParams
+
+    def scaled(params: dict) -> None:
+        params["ae_pretrain"]["digits"]["input_scale"] = 1 / 255
+
+    params = write_params(tmp_path / "params.yaml", scaled)
+    assert run_stage(ae_pretrain, argv("ae_pretrain", work, params)) == 0
+    model, arch = load_model(out_dir(work, "ae_pretrain") / "model.pt", "autoencoder")
+    assert arch["input_scale"] == pytest.approx(1 / 255)
+    assert model.backbone.arch["input_scale"] == pytest.approx(1 / 255)
+    job = common.start(DecParams, common.parser("", "data"), ["--dataset", "digits", "--params", str(params),
+                                                          "--data", str(out_dir(work, "prepare"))])
+    inputs = network_inputs(job, model.backbone)
+    x = inputs.train[:5]
+    expected = x.permute(0, 3, 1, 2).float() / 255  # pixels times 1/255, no mean/std normalisation
+    assert torch.allclose(inputs.eval_transform(job)(x), expected, atol=1e-6)
+    assert run_stage(dec, argv("ae_pretrain-dec", work, params)) == 0
+    assert np.isfinite(json.loads((out_dir(work, "ae_pretrain-dec") / "metrics.json").read_text())["seconds"])
