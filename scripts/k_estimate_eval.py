@@ -7,7 +7,7 @@ Sets: digits (10 classes), mnist (10), cifar10 (10), cifar5 (CIFAR-10 classes 0-
 bird, cat, deer) and mnist3 (MNIST digits 0, 1, 2), all on the training split. Features:
 - pixels: flattened images scaled to [0, 1] (digits: scikit-learn's 8x8 digits, all 1,797 images);
 - simclr: the SimCLR backbone features the `kmeans` pipeline's `embed` stage wrote
-  (`data/<ds>/seed<s>/embed-scan/features.npz`, `train_backbone`): digits uses pipeline seed s for estimator
+  (`data/<ds>/seed<s>/pretext-embed/features.npz`, `train_backbone`): digits uses pipeline seed s for estimator
   seed s; MNIST and CIFAR-10 use the seed-0 backbone (their pretext runs take 10-60 min on 2 CPU cores) with
   estimator seeds 0-2. The subsets keep the rows of their classes from the 10-class backbone's features.
 Run `python -m pipelines run kmeans <digits|mnist-parquet|cifar10-parquet> --seed S` first for simclr.
@@ -59,7 +59,7 @@ def simclr(name: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The pipeline's SimCLR backbone features of the training split and their labels."""
     dataset = SETS[name][0]
     pipeline_seed = seed if dataset == "digits" else 0
-    path = ROOT / "data" / dataset / f"seed{pipeline_seed}" / "embed-scan" / "features.npz"
+    path = ROOT / "data" / dataset / f"seed{pipeline_seed}" / "pretext-embed" / "features.npz"
     if not path.is_file():
         raise SystemExit(f"{path} is missing: run `python -m pipelines run kmeans {dataset} --seed {pipeline_seed}`")
     labels = load_prepared(ROOT / "data" / dataset / "prepared").train.labels

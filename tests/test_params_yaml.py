@@ -34,3 +34,21 @@ def test_every_kind_in_use_has_a_preset_for_every_built_in_data_set() -> None:
         for kind in sorted(used):
             if KINDS[kind].params.model_fields:
                 assert block["preset"] in PARAMS[kind], f"{kind}.{block['preset']} ({dataset})"
+
+
+def test_iic_mnist_trains_its_heads_on_the_images_they_predict_on() -> None:
+    """IIC's K head predicts on whole images; its "original" view must show whole, unjittered digits (it was a
+    60-80% zoom: training-split ACC 0.96 with the full image vs the table's 0.69). The resolved view equals the
+    evaluation transform up to the bilinear warp of an identity crop."""
+    import torch
+
+    from deepclust.transforms import EvalTransform, SimCLRViewTransform
+
+    settings = resolve(PARAMS, "iic", "mnist-parquet", None, ROOT / "params.yaml").settings
+    mean, std = [0.1307], [0.3081]
+    view = SimCLRViewTransform(mean=mean, std=std, **settings.original.model_dump())
+    images = torch.randint(0, 256, (16, 28, 28, 1), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    got = view(images, torch.Generator().manual_seed(1))
+    want = EvalTransform(mean, std)(images)
+    assert got.shape == want.shape
+    assert (got - want).abs().mean() < 0.05 * want.abs().mean()
