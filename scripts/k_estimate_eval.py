@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepclust.cluster import estimate_k
+from deepclust.cluster.k_estimate import estimate_k
 from deepclust.data import load_prepared, load_source
 
 ROOT = Path(__file__).resolve().parents[1]

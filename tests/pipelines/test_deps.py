@@ -42,8 +42,8 @@ def declared_deps(kind: str) -> list[list[str]]:
 def test_every_imported_module_is_a_dep(kind: str) -> None:
     loaded = loaded_files(f"stages.{kind}")
     assert f"stages/{kind}.py" in loaded
-    instances = declared_deps(kind)
-    assert instances, f"no dvc.yaml stage runs stages.{kind}"
+    # A kind no checked-in run uses (estimate_k, pretrained) gets the deps its first run will render.
+    instances = declared_deps(kind) or [stage_deps(ROOT, kind)]
     for deps in instances:
         assert uncovered(loaded, deps) == [], f"stages.{kind}: imported but not in deps"
 

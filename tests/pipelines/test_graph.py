@@ -146,8 +146,8 @@ def test_nproc_per_node_puts_torchrun_in_the_training_stage_commands() -> None:
     g = graph({"scan": SCAN}, nproc_per_node={"pretext": 4, "scan": 1})
     assert g.nproc_per_node == {"pretext": 4}  # 1 is the default: nothing changes
     pretext, embed = g.instance("pretext"), g.instance("pretext-embed")
-    assert stage_argv(pretext, g, "toy", 0)[0] == \
-        "torchrun --standalone --nproc-per-node=4 -m stages.pretext --dataset toy --seed 0"
+    assert stage_argv(pretext, g, "toy", 0)[0].startswith(
+        "torchrun --standalone --nproc-per-node=4 -m stages.pretext --dataset toy --seed 0 --keys ")
     assert stage_argv(pretext, g, "toy", 0)[1:] == stage_argv(pretext, plain, "toy", 0)[1:]
     assert stage_argv(embed, g, "toy", 0) == stage_argv(embed, plain, "toy", 0)  # not a training stage
     assert stage_argv(pretext, plain, "toy", 0)[0].startswith("python -m stages.pretext ")
@@ -175,7 +175,7 @@ def test_an_auto_k_data_set_gets_an_estimate_before_the_first_stage_that_needs_k
     assert "--k data/toy/seed0/pretext-embed-estimate_k/k.json" in scan["cmd"]
     assert "data/toy/seed0/pretext-embed-estimate_k/k.json" in scan["deps"]
     assert "--k data/toy/seed0/embed-estimate_k/k.json" in stages["embed-kmeans"]["cmd"]
-    assert "--k" not in stages["pretext-embed-mine-scan-selflabel"]["cmd"]  # K comes with its model
+    assert "--k " not in stages["pretext-embed-mine-scan-selflabel"]["cmd"]  # K comes with its model
     estimate = stages["pretext-embed-estimate_k"]
     assert "--features data/toy/seed0/pretext-embed/features.npz" in estimate["cmd"]
     assert estimate["params"] == ["estimate_k.toy", "datasets.toy.num_classes"]
