@@ -195,10 +195,15 @@ def merge_ratios(edges: np.ndarray) -> dict[int, float]:
     return ratios
 
 
+def largest_k(num_rows: int) -> int:
+    """The largest k_max `estimate_k` accepts on NUM_ROWS rows: 20 rows per micro-cluster, k_max + 2 of them."""
+    return num_rows // 20 - 2
+
+
 def _check_args(num_samples: int, k_min: int, k_max: int, num_neighbors: int, repeats: int) -> None:
     if not 2 <= k_min <= k_max:
         raise DeepclustError(f"the K range must satisfy 2 <= k_min <= k_max, got [{k_min}, {k_max}]")
-    if num_samples < 20 * (k_max + 2):
+    if k_max > largest_k(num_samples):
         raise DeepclustError(f"{num_samples} rows are too few to estimate K up to {k_max}: need at least "
                              f"{20 * (k_max + 2)} (20 per micro-cluster, k_max + 2 of them); lower k_max")
     if not 1 <= num_neighbors < 50:

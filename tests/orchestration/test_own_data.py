@@ -94,3 +94,51 @@ def test_image_folder_in_one_block(real_template: Built, tmp_path: Path) -> None
     assert metrics["samples"] == readable and 0.0 <= metrics["acc"] <= 1.0
     print(f"\nown image folder ({readable} images + 1 corrupt, skipped): `python -m pipelines run scan mine` "
           f"{seconds:.1f} s; ACC {metrics['acc']} NMI {metrics['nmi']} ARI {metrics['ari']} on the train split")
+
+
+def test_cluster_a_folder_with_an_estimated_k_and_a_pretrained_network(real_template: Built, tmp_path: Path) -> None:
+    """`python -m pipelines cluster photos` on a folder with a corrupt file and an empty subfolder: the block is
+    written, K is estimated from the pretext features (labels never enter), SCAN runs to a report that shows the
+    estimate; then scan-pretrained and kmeans-pretrained on the same data set from a ResNet-18 state dict."""
+    import torch
+    import torchvision
+
+    root = copy_real_project(real_template.root, tmp_path / "deepclust")
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    readable = 0
+    for label in (0, 1, 2):  # all of digits 0-2 (537): estimate_k needs 20 rows per micro-cluster
+        folder = root / "photos" / f"digit{label}"
+        folder.mkdir(parents=True)
+        for n, image in enumerate(digits.images[digits.target == label]):
+            Image.fromarray(np.rint(image * 255 / 16).astype(np.uint8)).convert("RGB").save(folder / f"{n:03d}.png")
+            readable += 1
+    (root / "photos" / "digit1" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated download")
+    (root / "photos" / "empty").mkdir()
+    torch.save(torchvision.models.resnet18().state_dict(), root / "weights.pt")  # pretrained.digits reads it
+
+    done = _run(root, "cluster", "photos", "--k", "auto", "--preset", "digits", "--image-size", "16")
+    assert done.returncode == 0, done.stdout
+    block = (root / "params.yaml").read_text()
+    assert "  photos:    # added by `python -m pipelines cluster photos`\n    preset: digits\n    num_classes: auto\n" in block
+    card = json.loads((root / "data/photos/prepared/card.json").read_text())
+    assert [s["id"] for s in card["skipped"]] == ["photos/digit1/broken.png"]
+    assert card["splits"]["train"]["n"] == readable
+    estimate = json.loads((root / "data/photos/seed0/pretext-embed-estimate_k/k.json").read_text())
+    assert 2 <= estimate["k"] <= 20 and len(estimate["ks"]) == len(estimate["criteria"]["merge drop score"])
+    predictions = pd.read_csv(root / "data/photos/seed0/pretext-embed-mine-scan-selflabel/predictions.csv",
+                              dtype={"id": str})
+    assert predictions["cluster"].nunique() <= estimate["k"] and len(predictions) == readable
+    report = root / "data/photos/seed0/pretext-embed-mine-scan-selflabel-evaluate/report.html"
+    assert f"[pipelines] report: {report}" in done.stdout
+    html = report.read_text()
+    assert "K estimate" in html and "<script" not in html and "http" not in html.split("<body", 1)[1]
+
+    for pipeline in ("kmeans-pretrained", "scan-pretrained"):
+        ran = _run(root, "run", pipeline, "photos")
+        assert ran.returncode == 0, ran.stdout
+    assert (root / "data/photos/seed0/pretrained-estimate_k/k.json").exists()  # K on the pretrained features
+    for name in ("pretrained-kmeans-evaluate", "pretrained-mine-scan_scan-pretrained-selflabel-evaluate"):
+        metrics = json.loads((root / f"data/photos/seed0/{name}/metrics.json").read_text())
+        assert metrics["samples"] == readable and 0.0 <= metrics["acc"] <= 1.0, name
