@@ -21,10 +21,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stated = job.facts.get("num_classes")
     low, high = AutoK.model_validate(stated).auto if isinstance(stated, dict) else AUTO_K_RANGE
     train, view = read_features(args.features, p.features, "train")
-    allowed = largest_k(min(len(train), p.max_samples))
+    rows = min(len(train), p.max_samples)
+    allowed = largest_k(rows)
     if allowed < high:  # a small folder under the default range: say so rather than stop after the pretext
         print(f"[estimate_k] {args.dataset}: K range [{low}, {high}] capped at {max(allowed, low)}: "
-              f"{min(len(train), p.max_samples)} rows allow K up to {allowed} (20 rows per micro-cluster)")
+              f"{rows} rows allow K up to {allowed} (20 rows per micro-cluster)")
         high = max(allowed, low)
     found = estimate_k(train, low, high, seed=args.seed, max_samples=p.max_samples, repeats=p.repeats)
     args.out.mkdir(parents=True, exist_ok=True)
