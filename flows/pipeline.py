@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -12,7 +13,7 @@ from flows.dvc_graph import Plan, StageInfo, plan_pipeline, resolve_root
 from flows.metrics import publish_metrics, read_metrics
 from flows.params import read_params
 from flows.serve import BENCH, declared
-from flows.workspace import open_workspace, save_experiment
+from flows.workspace import RUNS_DIR, open_workspace, save_experiment
 from tasks._process import stop_groups_on_sigterm
 from tasks.dvc_stage import repro_stage
 
@@ -47,6 +48,20 @@ def check_fits(root: str, dataset: str) -> None:
     found = fit_problems(load_graph(Path(root)), Path(root), dataset)
     if found:
         raise ValueError("params.yaml: " + "; ".join(found))
+
+
+def _bench_stages(root: str, pipeline: str) -> AbstractContextManager[None]:
+    """The benchmarks' stage files on disk for a `bench` run of a deepclust project (pipelines/__init__.py)."""
+    from pathlib import Path
+
+    from pipelines import materialised, sync
+
+    if pipeline != BENCH or declared(root) is None:
+        return nullcontext()
+    if RUNS_DIR.as_posix() in Path(root).as_posix():  # a run's own worktree (overrides): saved, then removed
+        sync(Path(root), bench=True)
+        return nullcontext()
+    return materialised(Path(root))
 
 
 def _forced(plan: Plan, from_stage: str | None) -> set[str]:
@@ -105,16 +120,17 @@ def run_pipeline(
         logger.info("overrides %s run in %s (DVC experiment %s)", overrides, workdir, experiment)
     if declared(workdir) is not None and pipeline != BENCH:  # deepclust: a run not yet asked for declares itself
         ensure_run(workdir, pipeline, dataset, seed)
-    plan = plan_pipeline(workdir, pipeline, dataset, seed)
-    plan = plan.upstream_of(plan.find(to_stage).address) if to_stage else plan
-    with stop_groups_on_sigterm():  # a cancelled run (SIGTERM) stops its stages at once
-        first, rest = plan.split_first("prepare")
-        stages = {address: future.result() for address, future in submit_stages(
-            first, workdir, _forced(plan, from_stage), remote).items()}
-        if declared(workdir) is not None:
-            check_fits(workdir, dataset)
-        futures = submit_stages(rest, workdir, _forced(plan, from_stage), remote)
-        stages.update({address: future.result() for address, future in futures.items()})
+    with _bench_stages(workdir, pipeline):  # a benchmark's stages are written for the run (pipelines/bench/...)
+        plan = plan_pipeline(workdir, pipeline, dataset, seed)
+        plan = plan.upstream_of(plan.find(to_stage).address) if to_stage else plan
+        with stop_groups_on_sigterm():  # a cancelled run (SIGTERM) stops its stages at once
+            first, rest = plan.split_first("prepare")
+            stages = {address: future.result() for address, future in submit_stages(
+                first, workdir, _forced(plan, from_stage), remote).items()}
+            if declared(workdir) is not None:
+                check_fits(workdir, dataset)
+            futures = submit_stages(rest, workdir, _forced(plan, from_stage), remote)
+            stages.update({address: future.result() for address, future in futures.items()})
     metrics = read_metrics(workdir, plan)
     params = read_params(workdir, plan.params)
     if experiment:

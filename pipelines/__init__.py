@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
+import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
+import yaml
+
 from deepclust.errors import DeepclustError
-from pipelines.graph import DeclarationError, Graph, build_graph
+from pipelines.graph import DeclarationError, Graph, Run, build_graph
 from pipelines.imports import forget
-from pipelines.render import HEADER, render_all
+from pipelines.render import BENCH_DIR, HEADER, render_all, render_bench_files
 from stages.resolve import problems, read_params, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +49,7 @@ def fit_problems(graph: Graph, root: Path, dataset: str | None = None,
     """What cannot work on the data of the runs asked for (K or neighbours against N, ...), for every data set
     already prepared (its card gives N), or only DATASET (and only PIPELINES on it)."""
     found = []
-    for ds in dict.fromkeys(d for d, _ in graph.asked()):
+    for ds in ([dataset] if dataset else dict.fromkeys(d for d, _ in graph.asked())):
         card = Path(root) / "data" / ds / "prepared" / "card.json"
         if (dataset is not None and ds != dataset) or not card.exists():
             continue
@@ -54,7 +60,7 @@ def fit_problems(graph: Graph, root: Path, dataset: str | None = None,
     return list(dict.fromkeys(found))
 
 
-def _rendered(root: Path) -> dict[Path, str]:
+def _rendered(root: Path) -> tuple[Graph, dict[Path, str]]:
     forget()
     try:
         graph = load_graph(root)
@@ -64,12 +70,40 @@ def _rendered(root: Path) -> dict[Path, str]:
         raise DeclarationError(str(exc)) from None
     if found:
         raise DeclarationError("params.yaml: " + "; ".join(found))
-    return files
+    return graph, files
+
+
+HOLDERS = Path(".dvc") / "tmp" / "benches"  # one file per benchmark running now: its pid and its ad-hoc runs
+
+
+def _holders(root: Path) -> tuple[bool, list[Run]]:
+    """(whether a benchmark is running now, the ad-hoc runs they asked for); a holder whose process is gone is
+    dropped."""
+    alive, runs = False, []
+    for path in sorted((Path(root) / HOLDERS).glob("*.json")):
+        try:
+            os.kill(int(path.name.split("-")[0]), 0)
+        except ProcessLookupError:  # killed without cleaning up
+            path.unlink(missing_ok=True)
+            continue
+        except PermissionError:  # alive, another user's
+            pass
+        alive = True
+        runs += [Run(r["dataset"], tuple(r["pipelines"]), tuple(r["seeds"])) for r in json.loads(path.read_text())]
+    return alive, runs
+
+
+def _wanted(root: Path, bench: bool) -> tuple[dict[Path, str], dict[Path, str]]:
+    """(the files that should be on disk, the benchmarks' files whether or not they should)."""
+    graph, files = _rendered(root)
+    running, extra = _holders(root)
+    bench_files = render_bench_files(graph, Path(root), tuple(extra))
+    return ({**files, **bench_files} if bench or running else files), {**files, **bench_files}
 
 
 def stale_files(root: Path = ROOT) -> list[Path]:
-    """Files `sync` would write or delete."""
-    files = _rendered(root)
+    """Files `sync` would write or delete (a benchmark's files, left by one that is not running, are stale)."""
+    files, _ = _wanted(Path(root), bench=False)
     stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
     return stale + [p for p in _generated(root) if p not in files]
 
@@ -84,25 +118,95 @@ def declarations_lock(root: Path = ROOT) -> Iterator[None]:
         yield
 
 
-def sync(root: Path = ROOT) -> list[str]:
-    """Writes every generated dvc.yaml that differs; deletes those no run asks for any more. Returns changes."""
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)  # atomic: DVC never reads half a file
+
+
+def sync(root: Path = ROOT, bench: bool = False) -> list[str]:
+    """Writes every generated dvc.yaml that differs; deletes those no run asks for any more, and the benchmarks'
+    unless one is running (or BENCH: write them too, for `dvc` commands by hand). Returns the changes."""
     root = Path(root)
-    files = _rendered(root)
+    files, every = _wanted(root, bench)
     changes = []
     for path, text in files.items():
         if path.exists() and path.read_text() == text:
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)  # atomic: DVC never reads half a file
+        _write(path, text)
         changes.append(f"wrote {path.relative_to(root)}")
+    changes += move_lock_entries(root, every)
     for path in _generated(root):
         if path not in files:
             path.unlink()
-            changes.append(f"removed {path.relative_to(root)} (no run asks for it)")
+            why = "written while a benchmark runs; its dvc.lock stays" if path in every else "no run asks for it"
+            changes.append(f"removed {path.relative_to(root)} ({why})")
+    return changes
+
+
+@contextmanager
+def materialised(root: Path = ROOT, extra: tuple[Run, ...] = ()) -> Iterator[None]:
+    """The benchmarks' stage files (and EXTRA runs': an ad-hoc table) on disk while the block runs; removed after,
+    unless another benchmark still runs. Their dvc.lock files stay: a later benchmark resumes from them."""
+    root = Path(root)
+    holder = root / HOLDERS / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.json"
+    with declarations_lock(root):
+        holder.parent.mkdir(parents=True, exist_ok=True)
+        holder.write_text(json.dumps([asdict(r) for r in extra]))
+        for change in sync(root):
+            print(f"[pipelines] {change}", flush=True)
+    try:
+        yield
+    finally:
+        with declarations_lock(root):
+            holder.unlink(missing_ok=True)
+            sync(root)
+
+
+def _counterpart(root: Path, path: Path) -> Path | None:
+    """The benchmarks' stage file of the same data set and seed as a checked-in one, and the other way round."""
+    rel = path.relative_to(root).as_posix()
+    if rel == f"{BENCH_DIR}/dvc.yaml" or not rel.startswith("pipelines/"):
+        return None
+    inner = rel.removeprefix(f"{BENCH_DIR}/") if rel.startswith(f"{BENCH_DIR}/") else None
+    return root / (f"pipelines/{inner}" if inner else f"{BENCH_DIR}/{rel.removeprefix('pipelines/')}")
+
+
+STAGE = re.compile(r"^  ([a-z0-9_-]+):    #", re.MULTILINE)  # a stage's first line, as render.py writes it
+
+
+def _lock(path: Path) -> dict:
+    data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if path.exists() else None
+    return data or {"schema": "2.0", "stages": {}}
+
+
+def move_lock_entries(root: Path, files: dict[Path, str]) -> list[str]:
+    """Moves DVC's record of a stage (its dvc.lock entry) to the lock file beside the dvc.yaml that now holds the
+    stage, when a run moved it between the checked-in graph and the benchmarks' (a run declared after a benchmark
+    ran it, or the other way round): without it DVC would see a stage that never ran, and re-run it."""
+    changes = []
+    for path, text in files.items():
+        other = _counterpart(root, path)
+        if other is None or not other.with_name("dvc.lock").exists():
+            continue
+        here, there = path.with_name("dvc.lock"), other.with_name("dvc.lock")
+        names, stay = set(STAGE.findall(text)), set(STAGE.findall(files.get(other, "")))
+        mine, theirs = _lock(here), _lock(there)
+        moved = [n for n in theirs["stages"] if n in names and n not in mine["stages"] and n not in stay]
+        if not moved:
+            continue
+        for name in moved:
+            mine["stages"][name] = theirs["stages"].pop(name)
+        _write(here, yaml.safe_dump(mine, sort_keys=False, width=120))  # first the new home, then the old one
+        if theirs["stages"]:
+            _write(there, yaml.safe_dump(theirs, sort_keys=False, width=120))
+        else:
+            there.unlink()
+        changes.append(f"moved {len(moved)} dvc.lock entries from {there.relative_to(root)} to "
+                       f"{here.relative_to(root)} ({', '.join(moved)})")
     return changes
 
 
 __all__ = ["DeclarationError", "Graph", "build_graph", "declarations_lock", "fit_problems", "load_graph",
-           "stale_files", "sync"]
+           "materialised", "stale_files", "sync"]

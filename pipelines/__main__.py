@@ -1,6 +1,6 @@
 """`python -m pipelines {sync,check,list,run,bench,show}`: keep the dvc.yaml files current, list, run or inspect.
 
-    python -m pipelines sync                       # regenerate dvc.yaml files from params.yaml
+    python -m pipelines sync [--bench]             # regenerate dvc.yaml files from params.yaml (and the benchmarks')
     python -m pipelines check                      # exit 1 when a generated file is stale
     python -m pipelines list                       # pipelines, their stages, and the runs asked for
     python -m pipelines run scan mnist-parquet [--seed 1]   # declare the run if new, sync, `dvc repro` it, metrics
@@ -21,10 +21,19 @@ import sys
 from pathlib import Path
 
 from deepclust.errors import DeepclustError
-from pipelines import ROOT, DeclarationError, declarations_lock, fit_problems, load_graph, stale_files, sync
+from pipelines import (
+    ROOT,
+    DeclarationError,
+    declarations_lock,
+    fit_problems,
+    load_graph,
+    materialised,
+    stale_files,
+    sync,
+)
 from pipelines.declare import dataset_block, ensure_asked, with_dataset
-from pipelines.graph import Graph
-from pipelines.render import address, bench_argv, instance_dir
+from pipelines.graph import Graph, Run
+from pipelines.render import BENCH_DIR, bench_argv, instance_dir, located
 from stages.resolve import resolve
 
 RUNTIME_ENV = ("OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "DEEPCLUST_COMPILE", "DEEPCLUST_CHANNELS_LAST",
@@ -44,10 +53,23 @@ def _list(graph: Graph) -> None:
     for pipe in graph.pipelines:
         chain = [i.name for i in graph.chain(pipe.name)]
         print(f"\n{pipe.name}: {' -> '.join(chain)}")
-    print("\nruns asked for (data set, seed: pipelines):")
-    for (ds, seed), pipelines in graph.asked().items():
+    print("\nruns in the checked-in graph, main and `runs` (data set, seed: pipelines):")
+    for (ds, seed), pipelines in graph.live().items():
         print(f"  {ds}, seed {seed}: {', '.join(pipelines)}")
+    print("\nbenchmarks (their stages are written while `python -m pipelines bench <data set>` runs):")
+    for bench in graph.benches:
+        print(f"  {bench.dataset}, seeds {' '.join(map(str, bench.seeds))}: {', '.join(bench.pipelines)}")
     print("\n`python -m pipelines run <pipeline> <data set> [--seed S]` runs any other one (and declares it).")
+
+
+def _repro(graph: Graph, pipeline: str, dataset: str, seed: int, force: bool) -> int:
+    """`dvc repro` of PIPELINE on DATASET at SEED: its prepare, then the checks against the data, then the rest."""
+    code = _dvc("repro", located(graph, dataset, seed, "prepare"))
+    found = fit_problems(graph, ROOT, dataset, [pipeline]) if code == 0 else []
+    if found:  # before any training: K, neighbours, ... against the prepared data
+        raise DeclarationError("params.yaml: " + "; ".join(found))
+    terminal = located(graph, dataset, seed, graph.terminal(pipeline).name)
+    return code or _dvc("repro", *(["-f"] if force else []), terminal)
 
 
 def _run(pipeline: str, dataset: str, seed: int | None, force: bool, report: bool = True) -> int:
@@ -55,11 +77,7 @@ def _run(pipeline: str, dataset: str, seed: int | None, force: bool, report: boo
     seed = graph.seeds[0] if seed is None else seed
     graph = ensure_asked(pipeline, dataset, [seed])
     terminal = graph.terminal(pipeline)
-    code = _dvc("repro", address(dataset, seed, "prepare"))
-    found = fit_problems(graph, ROOT, dataset, [pipeline]) if code == 0 else []
-    if found:  # before any training: K, neighbours, ... against the prepared data
-        raise DeclarationError("params.yaml: " + "; ".join(found))
-    code = code or _dvc("repro", *(["-f"] if force else []), address(dataset, seed, terminal.name))
+    code = _repro(graph, pipeline, dataset, seed, force)
     if code == 0 and report and terminal.kind == "evaluate":
         metrics = f"{instance_dir(dataset, seed, terminal.name)}/metrics.json"
         code = subprocess.call([sys.executable, "-m", "stages.report", "--dataset", dataset,
@@ -77,16 +95,16 @@ def _table_only(graph: Graph, dataset: str) -> int:
 
 
 def _bench(dataset: str, pipelines: list[str] | None, seeds: list[int] | None, out: str | None, force: bool) -> int:
-    """`bench.<ds>` of params.yaml through its DVC stage; other pipelines/seeds: each run through DVC (declared in
-    `runs` first), then the table into OUT (the tracked reports/bench-<ds>.* stay as DVC wrote them)."""
+    """`bench.<ds>` of params.yaml through its DVC stage; other pipelines/seeds (an ad-hoc table): each run through
+    DVC, then the table into OUT (the tracked reports/bench-<ds>.* stay as DVC wrote them). Either way the stages
+    are written for the duration (pipelines/bench/...) and their dvc.lock kept: a killed benchmark resumes."""
     graph = load_graph(ROOT)
     bench = next((b for b in graph.benches if b.dataset == dataset), None)
     if pipelines is None and seeds is None and out is None:
         if bench is None:
             raise DeclarationError(f"params.yaml has no bench.{dataset}; add one, or pass --pipelines/--seeds/--out")
-        for change in sync(ROOT):
-            print(f"[pipelines] {change}")
-        code = _dvc("repro", *(["-f"] if force else []), f"pipelines/bench/dvc.yaml:bench-{dataset}")
+        with materialised(ROOT):
+            code = _dvc("repro", *(["-f"] if force else []), f"{BENCH_DIR}/dvc.yaml:bench-{dataset}")
         if code == 0:
             print((ROOT / f"reports/bench-{dataset}.md").read_text().split("\n## Cost")[0])
         return code
@@ -94,13 +112,17 @@ def _bench(dataset: str, pipelines: list[str] | None, seeds: list[int] | None, o
     chosen = pipelines or list(bench.pipelines if bench else scored)
     seed_list = seeds or list(bench.seeds if bench else graph.seeds)
     for pipeline in chosen:
-        ensure_asked(pipeline, dataset, seed_list)
-    for seed in seed_list:
-        for pipeline in chosen:
-            code = _run(pipeline, dataset, seed, force, report=False)
-            if code:
-                return code
-    argv = bench_argv(load_graph(ROOT), dataset, chosen, seed_list, bench.published if bench else None,
+        graph.terminal(pipeline)  # an unknown pipeline: one line, before anything runs
+    if dataset not in (graph.params.get("datasets") or {}):
+        raise DeclarationError(f"unknown data set {dataset!r}; params.yaml defines "
+                               f"{sorted(graph.params.get('datasets') or {})}")
+    with materialised(ROOT, (Run(dataset, tuple(chosen), tuple(seed_list)),)):
+        for seed in seed_list:
+            for pipeline in chosen:
+                code = _repro(graph, pipeline, dataset, seed, force)
+                if code:
+                    return code
+    argv = bench_argv(graph, dataset, chosen, seed_list, bench.published if bench else None,
                       out or f"reports/adhoc-{dataset}")
     return subprocess.call([sys.executable, *" ".join(argv).split()[1:]], cwd=ROOT)
 
@@ -156,7 +178,7 @@ def _show(pipeline: str, dataset: str, stage: str | None, as_json: bool) -> int:
     for inst in chain:
         resolved = resolve(graph.params, inst.kind, dataset, inst.variant)
         values = resolved.values()
-        shown.append({"stage": inst.name, "kind": inst.kind, "address": address(dataset, seed, inst.name),
+        shown.append({"stage": inst.name, "kind": inst.kind, "address": located(graph, dataset, seed, inst.name),
                       "keys": list(resolved.keys),
                       "values": {k: {"value": v, "from": resolved.layers.get(k, "?")} for k, v in values.items()}})
     env = {name: os.environ[name] for name in RUNTIME_ENV if name in os.environ}
@@ -179,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     ap = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command")
-    sub.add_parser("sync", help="regenerate the dvc.yaml files (the default command)")
+    sync_cmd = sub.add_parser("sync", help="regenerate the dvc.yaml files (the default command)")
+    sync_cmd.add_argument("--bench", action="store_true", help="write the benchmarks' stage files too, for `dvc` "
+                          "commands by hand (`dvc pull`, `dvc repro pipelines/bench/...`); a plain sync removes them")
     sub.add_parser("check", help="exit 1 when a generated dvc.yaml is stale")
     sub.add_parser("list", help="pipelines, their stage instances and the runs asked for")
     run = sub.add_parser("run", help="declare the run if new, sync, `dvc repro` it and print its metrics")
@@ -228,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             return _show(args.pipeline, args.dataset, args.stage, args.json)
         if args.command == "cluster":
             return _cluster(args.folder, args.k, args.pipeline, args.preset, args.name, args.image_size, args.seed)
-        for change in sync(ROOT):
+        for change in sync(ROOT, bench=getattr(args, "bench", False)):
             print(f"[pipelines] {change}")
         if args.command == "list":
             _list(load_graph(ROOT))

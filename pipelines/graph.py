@@ -132,14 +132,16 @@ class Graph:
         end = self.terminal(pipeline)
         return [*(self.instance(n) for n in end.upstream), end]
 
-    def asked(self) -> dict[tuple[str, int], list[str]]:
-        """(data set, seed) -> the pipelines asked for there (main, benches, runs), in declaration order."""
-        out: dict[tuple[str, int], list[str]] = {}
-        for run in (self.main, *(Run(b.dataset, b.pipelines, b.seeds) for b in self.benches), *self.runs):
-            for seed in run.seeds:
-                chosen = out.setdefault((run.dataset, seed), [])
-                chosen += [p for p in run.pipelines if p not in chosen]
-        return out
+    def asked(self, extra: Iterable[Run] = ()) -> dict[tuple[str, int], list[str]]:
+        """(data set, seed) -> the pipelines asked for there (main, benches, runs, EXTRA), in declaration order."""
+        return gather_runs((self.main, *self.bench_runs(), *self.runs, *extra))
+
+    def live(self) -> dict[tuple[str, int], list[str]]:
+        """What the checked-in graph holds: the main job and `runs` (benchmarks are written while they run)."""
+        return gather_runs((self.main, *self.runs))
+
+    def bench_runs(self) -> tuple[Run, ...]:
+        return tuple(Run(b.dataset, b.pipelines, b.seeds) for b in self.benches)
 
     def instances_for(self, pipelines: Iterable[str]) -> list[Instance]:
         """The instances the PIPELINES run, each once, upstream first."""
@@ -148,6 +150,15 @@ class Graph:
 
     def is_asked(self, pipeline: str, dataset: str, seed: int) -> bool:
         return pipeline in self.asked().get((dataset, seed), [])
+
+
+def gather_runs(runs: Iterable[Run]) -> dict[tuple[str, int], list[str]]:
+    out: dict[tuple[str, int], list[str]] = {}
+    for run in runs:
+        for seed in run.seeds:
+            chosen = out.setdefault((run.dataset, seed), [])
+            chosen += [p for p in run.pipelines if p not in chosen]
+    return out
 
 
 def parse_pipelines(raw: Any) -> list[Pipeline]:

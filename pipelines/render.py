@@ -3,8 +3,11 @@
 - `dvc.yaml` (root): `report`, which needs the main pipelines on the main data set, so a bare `dvc repro` runs
   exactly those stages and nothing else (no download, no GPU run);
 - `pipelines/<ds>/dvc.yaml`: `prepare` of data set `<ds>` (decoded once, shared by every seed);
-- `pipelines/<ds>/seed<k>/dvc.yaml`: every stage the runs asked for on `<ds>` at seed `<k>` need, each once;
-- `pipelines/bench/dvc.yaml`: one `bench-<ds>` stage per benchmark table.
+- `pipelines/<ds>/seed<k>/dvc.yaml`: every stage the main job and `runs` need on `<ds>` at seed `<k>`, each once;
+- `pipelines/bench/...`: the benchmarks' own stages (the same layout below `pipelines/bench/`, holding the stages
+  the files above lack) and `pipelines/bench/dvc.yaml`, one `bench-<ds>` stage per table. These are written only
+  while a benchmark runs (pipelines/__init__.py `materialised`): DVC loads every dvc.yaml on every command, so a
+  benchmark's hundreds of stages would slow down every `dvc repro`. Their `dvc.lock` files stay, and are kept.
 
 Each stage lists exactly the params.yaml keys it reads (stages/resolve.py: its preset block, the data set's and
 the pipeline's override of it when there is one, and the data facts it uses), its code (the stage module and
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.graph import Graph, Instance, Wire
+from pipelines.graph import Graph, Instance, Run, Wire, gather_runs
 from pipelines.imports import stage_deps
 from stages.kinds import ARTIFACT_FILES, DATA, KINDS
 from stages.resolve import dataset_params, keys_digest, resolve
@@ -36,14 +39,32 @@ def artifact_path(dataset: str, seed: int, name: str, artifact: str) -> str:
     return f"{folder}/{file}" if file else folder
 
 
-def stage_file(dataset: str, seed: int | None) -> str:
-    """The dvc.yaml holding DATASET's prepare (SEED None) or its stages at SEED."""
-    return f"pipelines/{dataset}/dvc.yaml" if seed is None else f"pipelines/{dataset}/seed{seed}/dvc.yaml"
+BENCH_DIR = "pipelines/bench"  # the benchmarks' stage files: present only while one runs; their dvc.lock stay
+
+
+def stage_file(dataset: str, seed: int | None, bench: bool = False) -> str:
+    """The dvc.yaml holding DATASET's prepare (SEED None) or its stages at SEED; BENCH: the benchmarks' own."""
+    base = f"{BENCH_DIR}/{dataset}" if bench else f"pipelines/{dataset}"
+    return f"{base}/dvc.yaml" if seed is None else f"{base}/seed{seed}/dvc.yaml"
 
 
 def address(dataset: str, seed: int, name: str) -> str:
-    """`dvc repro` address of instance NAME on DATASET at SEED."""
+    """`dvc repro` address of instance NAME on DATASET at SEED (in the checked-in graph)."""
     return f"{stage_file(dataset, None if name == 'prepare' else seed)}:{name}"
+
+
+def located(graph: Graph, dataset: str, seed: int, name: str) -> str:
+    """`dvc repro` address of instance NAME on DATASET at SEED: in the checked-in graph when it holds the stage
+    (the main job, `runs`), else in the benchmarks' files (present while a benchmark runs)."""
+    live = graph.live()
+    if name == "prepare":
+        return f"{stage_file(dataset, None, all(d != dataset for d, _ in live))}:prepare"
+    return f"{stage_file(dataset, seed, name not in stage_names(graph, dataset, live.get((dataset, seed), [])))}:{name}"
+
+
+def _wdir(file: str) -> str:
+    """The repository root, relative to the folder of FILE."""
+    return "/".join([".."] * (len(Path(file).parts) - 1))
 
 
 def launcher(graph: Graph, kind: str) -> str:
@@ -111,7 +132,7 @@ def params_keys(graph: Graph, inst: Instance, ds: str) -> list[str]:
 
 
 def render_instance(inst: Instance, graph: Graph, root: Path, ds: str, seed: int, users: list[str],
-                    k_from: str | None = None) -> list[str]:
+                    k_from: str | None = None, wdir: str = "../../..") -> list[str]:
     """One explicit stage: INST on DS at SEED (USERS: the asked-for pipelines that run it; K_FROM: see
     stage_argv)."""
     kind = KINDS[inst.kind]
@@ -119,7 +140,7 @@ def render_instance(inst: Instance, graph: Graph, root: Path, ds: str, seed: int
     used = f" [{', '.join(users)}]" if users and inst.kind != "prepare" else ""
     lines = [f"  {inst.name}:    # {kind.desc}{used}", "    cmd: >-"]
     lines += [f"      {part}" for part in stage_argv(inst, graph, ds, seed, k_from)]
-    lines.append(f"    wdir: {'../..' if inst.kind == 'prepare' else '../../..'}")
+    lines.append(f"    wdir: {wdir}")
     inputs = [artifact_path(ds, seed, src, w.artifact) for w in inst.wires for src in w.sources]
     inputs += [artifact_path(ds, seed, k_from, "k")] if k_from else []
     lines += _block("deps", stage_deps(root, inst.kind) + inputs, "    ")
@@ -145,10 +166,14 @@ def render_instance(inst: Instance, graph: Graph, root: Path, ds: str, seed: int
     return lines + [f"    meta: {{{meta}}}"]
 
 
-def render_stage_file(graph: Graph, root: Path, ds: str, seed: int | None, pipelines: list[str]) -> str:
-    """DS's prepare (SEED None), or the stages PIPELINES need on DS at SEED."""
-    what = (f"Data set {ds}: decoded once for every seed; its runs: pipelines/{ds}/seed<k>/dvc.yaml." if seed is None
-            else f"Data set {ds}, seed {seed}: the stages of {', '.join(pipelines)}.")
+def render_stage_file(graph: Graph, root: Path, ds: str, seed: int | None, pipelines: list[str],
+                      bench: bool = False, skip: frozenset[str] = frozenset()) -> str:
+    """DS's prepare (SEED None), or the stages PIPELINES need on DS at SEED, less SKIP (those the checked-in file of
+    DS and SEED holds already, for a BENCH file)."""
+    where = "benchmarks' " if bench else ""
+    what = (f"Data set {ds}: decoded once for every seed." if seed is None
+            else f"Data set {ds}, seed {seed}: the {where}stages of {', '.join(pipelines)}"
+                 + (f" that pipelines/{ds}/seed{seed}/dvc.yaml lacks." if skip else "."))
     lines = [HEADER.rstrip("\n"), f"# {what}", "stages:"]
     added, k_from = estimated_k(graph, ds, pipelines)
     ordered = graph.instances_for(pipelines)
@@ -156,11 +181,19 @@ def render_stage_file(graph: Graph, root: Path, ds: str, seed: int | None, pipel
         at = next((i for i, inst in enumerate(ordered) if inst.name == extra.upstream[-1]), 0)
         if extra.name not in {inst.name for inst in ordered}:
             ordered.insert(at + 1, extra)
+    wdir = _wdir(stage_file(ds, seed, bench))
     for inst in ordered:
-        if (inst.kind == "prepare") == (seed is None):
+        if (inst.kind == "prepare") == (seed is None) and inst.name not in skip:
             users = [p for p in pipelines if inst in graph.chain(p)]
-            lines += render_instance(inst, graph, root, ds, 0 if seed is None else seed, users, k_from.get(inst.name))
+            lines += render_instance(inst, graph, root, ds, 0 if seed is None else seed, users,
+                                     k_from.get(inst.name), wdir)
     return "\n".join(lines) + "\n"
+
+
+def stage_names(graph: Graph, ds: str, pipelines: list[str], prepare: bool = False) -> frozenset[str]:
+    """Names of the stages a file for PIPELINES on DS holds (its prepare only, or every other one)."""
+    added, _ = estimated_k(graph, ds, pipelines)
+    return frozenset(i.name for i in [*graph.instances_for(pipelines), *added] if (i.kind == "prepare") == prepare)
 
 
 def render_root(graph: Graph, root: Path) -> str:
@@ -170,7 +203,8 @@ def render_root(graph: Graph, root: Path) -> str:
     lines = [HEADER.rstrip("\n"),
              "# The main job: a bare `dvc repro` runs `report` and exactly the stages it needs, i.e. the pipelines",
              f"# {', '.join(graph.main.pipelines)} on {ds}, seed {seed} (pipelines/{ds}/seed{seed}/dvc.yaml). Other",
-             "# runs: pipelines/<data set>/seed<k>/dvc.yaml; benchmarks: pipelines/bench/dvc.yaml.", "stages:",
+             "# runs: pipelines/<data set>/seed<k>/dvc.yaml; benchmarks: `python -m pipelines bench <data set>`.",
+             "stages:",
              "  report:    # the metrics table of the main pipelines", "    cmd: >-",
              f"      python -m stages.report --dataset {ds}",
              "      --metrics " + " ".join(f"{p}={m}" for p, m in metrics.items()),
@@ -209,8 +243,10 @@ def bench_argv(graph: Graph, dataset: str, pipelines: list[str] | tuple[str, ...
 def render_benches(graph: Graph, root: Path) -> str:
     """pipelines/bench/dvc.yaml: one `bench-<ds>` stage per `bench` entry, depending on the evaluate metrics of its
     pipelines x seeds, so `dvc repro` of it first runs (or resumes) each run it lacks."""
-    lines = [HEADER.rstrip("\n"), "# Benchmark tables (params.yaml `bench`): `python -m pipelines bench <ds>`, or",
-             "# `dvc repro pipelines/bench/dvc.yaml:bench-<ds>`; each run is its data set and seed's own stages.",
+    lines = [HEADER.rstrip("\n"),
+             "# Benchmark tables (params.yaml `bench`): `python -m pipelines bench <ds>` writes this file and the",
+             "# benchmarks' stages beside it, runs `dvc repro pipelines/bench/dvc.yaml:bench-<ds>`, then removes them",
+             "# (their dvc.lock stay). Each run is its data set and seed's own stages.",
              "stages:"]
     for bench in graph.benches:
         ds = bench.dataset
@@ -220,7 +256,7 @@ def render_benches(graph: Graph, root: Path) -> str:
                   "    cmd: >-"]
         lines += [f"      {part}" for part in bench_argv(graph, ds, bench.pipelines, bench.seeds, bench.published,
                                                        "reports")]
-        lines.append("    wdir: ../..")
+        lines.append(f"    wdir: {_wdir(BENCH_DIR + '/dvc.yaml')}")
         lines += _block("deps", stage_deps(root, "bench") + metrics, "    ")
         lines += _block("params", [f"bench.{ds}"], "    ")
         lines.append("    outs:")
@@ -231,14 +267,36 @@ def render_benches(graph: Graph, root: Path) -> str:
 
 
 def render_all(graph: Graph, root: Path) -> dict[Path, str]:
-    """Every generated file, by path."""
+    """The checked-in graph, by path: the main job and `runs`."""
     files = {root / "dvc.yaml": render_root(graph, root)}
-    asked = graph.asked()
+    files.update(_render_runs(graph, root, graph.live(), None))
+    return files
+
+
+def render_bench_files(graph: Graph, root: Path, extra: tuple[Run, ...] = ()) -> dict[Path, str]:
+    """The benchmarks' graph, by path: what `bench` entries (and EXTRA runs: an ad-hoc table) need beyond the
+    checked-in graph, and the tables."""
+    live = graph.live()
+    benched = gather_runs((*graph.bench_runs(), *extra))
+    files = _render_runs(graph, root, benched, live)
+    if graph.benches:
+        files[root / BENCH_DIR / "dvc.yaml"] = render_benches(graph, root)
+    return files
+
+
+def _render_runs(graph: Graph, root: Path, asked: dict[tuple[str, int], list[str]],
+                 live: dict[tuple[str, int], list[str]] | None) -> dict[Path, str]:
+    """The stage files of ASKED; for benchmarks (LIVE given), less what the checked-in files of LIVE hold."""
+    bench = live is not None
+    files: dict[Path, str] = {}
+    live_sets = {ds: [p for (d, _), ps in (live or {}).items() if d == ds for p in ps] for ds, _ in (live or {})}
     for ds in dict.fromkeys(ds for ds, _ in asked):
         everything = list(dict.fromkeys(p for (d, _), ps in asked.items() if d == ds for p in ps))
-        files[root / stage_file(ds, None)] = render_stage_file(graph, root, ds, None, everything)
+        if not (bench and ds in live_sets):  # prepare is in the checked-in graph when a live run uses DS
+            files[root / stage_file(ds, None, bench)] = render_stage_file(graph, root, ds, None, everything, bench)
     for (ds, seed), pipelines in asked.items():
-        files[root / stage_file(ds, seed)] = render_stage_file(graph, root, ds, seed, pipelines)
-    if graph.benches:
-        files[root / "pipelines" / "bench" / "dvc.yaml"] = render_benches(graph, root)
+        skip = stage_names(graph, ds, (live or {}).get((ds, seed), [])) if bench else frozenset()
+        if stage_names(graph, ds, pipelines) - skip:
+            files[root / stage_file(ds, seed, bench)] = render_stage_file(graph, root, ds, seed, pipelines, bench,
+                                                                          skip)
     return files

@@ -9,8 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from deepclust.cluster.k_estimate import KEstimate, estimate_k
-from deepclust.cluster.k_estimate import drop_scores, merge_ratios
+from deepclust.cluster.k_estimate import KEstimate, drop_scores, estimate_k, merge_ratios
 from deepclust.errors import DeepclustError
 
 

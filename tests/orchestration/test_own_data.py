@@ -121,7 +121,8 @@ def test_cluster_a_folder_with_an_estimated_k_and_a_pretrained_network(real_temp
     done = _run(root, "cluster", "photos", "--k", "auto", "--preset", "digits", "--image-size", "16")
     assert done.returncode == 0, done.stdout
     block = (root / "params.yaml").read_text()
-    assert "  photos:    # added by `python -m pipelines cluster photos`\n    preset: digits\n    num_classes: auto\n" in block
+    assert ("  photos:    # added by `python -m pipelines cluster photos`\n    preset: digits\n    num_classes: auto\n"
+            in block)
     card = json.loads((root / "data/photos/prepared/card.json").read_text())
     assert [s["id"] for s in card["skipped"]] == ["photos/digit1/broken.png"]
     assert card["splits"]["train"]["n"] == readable

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import DeclarationError, stale_files, sync
+from pipelines import HOLDERS, DeclarationError, materialised, stale_files, sync
 from pipelines.declare import ensure_asked, with_run
+from pipelines.graph import Run
 from pipelines.render import HEADER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,20 +52,79 @@ def _copy(tmp_path: Path) -> Path:
     return root
 
 
+def _declare(root: Path, **changes: object) -> None:
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    (root / "params.yaml").write_text(yaml.safe_dump({**params, **changes}, sort_keys=False))
+
+
 def test_sync_writes_the_runs_asked_for_and_removes_the_rest(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     assert stale_files(root) == []
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["bench"] = {"digits": {"pipelines": ["kmeans"], "seeds": [7]}}
-    params["runs"] = []
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _declare(root, runs=[{"dataset": "digits", "pipelines": ["kmeans"], "seeds": [7]}],
+             bench={"mnist-parquet": {"pipelines": ["kmeans"], "seeds": [0]}})
     changes = sync(root)
     assert "wrote pipelines/digits/seed7/dvc.yaml" in changes
-    assert any(c.startswith("removed pipelines/mnist-parquet/seed1/dvc.yaml") for c in changes)
-    assert any(c.startswith("removed pipelines/digits/seed3/dvc.yaml") for c in changes)  # the 5-seed run is gone
     assert (root / "pipelines/digits/seed7/dvc.yaml").read_text().startswith(HEADER)
     assert "--seed 7" in (root / "pipelines/digits/seed7/dvc.yaml").read_text()
+    assert not list((root / "pipelines/bench").rglob("dvc.yaml"))  # a benchmark's stages wait for the benchmark
     assert sync(root) == [] and stale_files(root) == []
+
+    changes = sync(root, bench=True)  # for `dvc` by hand
+    assert {"wrote pipelines/bench/mnist-parquet/dvc.yaml", "wrote pipelines/bench/mnist-parquet/seed0/dvc.yaml",
+            "wrote pipelines/bench/dvc.yaml"} <= set(changes)
+    assert stale_files(root)  # no benchmark is running: a plain sync removes them
+
+    _declare(root, runs=[])
+    changes = sync(root)
+    assert any(c.startswith("removed pipelines/digits/seed7/dvc.yaml (no run asks for it)") for c in changes)
+    assert any(c.startswith("removed pipelines/bench/mnist-parquet/seed0/dvc.yaml (written while a benchmark runs")
+               for c in changes)
+    assert sync(root) == [] and stale_files(root) == []
+
+
+def _lock(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())["stages"] if path.exists() else {}
+
+
+def test_a_stage_moving_between_the_graph_and_a_benchmark_keeps_its_dvc_lock_entry(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    _declare(root, runs=[], bench={"digits": {"pipelines": ["kmeans"], "seeds": [7]}})
+    sync(root)
+    bench_lock, live_lock = root / "pipelines/bench/digits/seed7/dvc.lock", root / "pipelines/digits/seed7/dvc.lock"
+    entry = {"cmd": "python -m stages.pretext --seed 7", "outs": [{"path": "data/digits/seed7/pretext/model.pt",
+                                                                    "hash": "md5", "md5": "0" * 32, "size": 1}]}
+    bench_lock.parent.mkdir(parents=True)
+    bench_lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {"pretext": entry, "gone": {"cmd": "x"}}}))
+
+    _declare(root, runs=[{"dataset": "digits", "pipelines": ["kmeans"], "seeds": [7]}])  # a run asks for them now
+    changes = sync(root)
+    assert any(c.startswith("moved 1 dvc.lock entries from pipelines/bench/digits/seed7/dvc.lock to "
+                            "pipelines/digits/seed7/dvc.lock (pretext)") for c in changes), changes
+    assert _lock(live_lock) == {"pretext": entry}
+    assert _lock(bench_lock) == {"gone": {"cmd": "x"}}  # a stage no file holds keeps its record where it was
+
+    _declare(root, runs=[])  # back to the benchmark only
+    sync(root)
+    assert _lock(bench_lock) == {"gone": {"cmd": "x"}, "pretext": entry} and not live_lock.exists()
+
+
+def test_a_benchmark_holds_its_stages_until_the_last_one_ends(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    _declare(root, runs=[], bench={"digits": {"pipelines": ["kmeans"], "seeds": [7]}})
+    sync(root)
+    stage_file = root / "pipelines/bench/digits/seed7/dvc.yaml"
+    adhoc = root / "pipelines/bench/digits/seed8/dvc.yaml"
+    with materialised(root):
+        assert stage_file.exists() and not adhoc.exists()
+        with materialised(root, (Run("digits", ("scan",), (8,)),)):  # an ad-hoc table at the same time
+            assert stage_file.exists() and "stages.scan" in adhoc.read_text()
+            assert sync(root) == [] and stale_files(root) == []  # a sync meanwhile leaves them alone
+        assert stage_file.exists() and not adhoc.exists()
+    assert not stage_file.exists() and stale_files(root) == []
+    dead = root / HOLDERS / "999999999-dead.json"  # a benchmark killed before it could clean up
+    dead.write_text("[]")
+    sync(root, bench=True)
+    assert sync(root) and not stage_file.exists() and not dead.exists()
 
 
 def test_a_new_run_declares_itself_in_one_line_keeping_the_file_as_written(tmp_path: Path) -> None:

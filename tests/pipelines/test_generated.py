@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from pipelines import load_graph
-from pipelines.render import HEADER, instance_dir, stage_file
+from pipelines.render import HEADER, instance_dir, render_all, render_bench_files, stage_file
 from stages.resolve import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,11 +22,10 @@ def test_checked_in_dvc_yaml_files_are_current() -> None:
 
 def test_one_file_per_data_set_and_seed_asked_for_holding_exactly_its_stages() -> None:
     graph = load_graph(ROOT)
-    asked = graph.asked()
+    live = graph.live()
     generated = {p.relative_to(ROOT).as_posix() for p in (ROOT / "pipelines").rglob("dvc.yaml")}
-    expected = {stage_file(ds, seed) for ds, seed in asked} | {stage_file(ds, None) for ds, _ in asked}
-    assert generated == expected | {"pipelines/bench/dvc.yaml"}
-    for (ds, seed), pipelines in asked.items():
+    assert generated == {stage_file(ds, seed) for ds, seed in live} | {stage_file(ds, None) for ds, _ in live}
+    for (ds, seed), pipelines in live.items():
         text = (ROOT / stage_file(ds, seed)).read_text()
         assert text.startswith(HEADER)
         stages = yaml.safe_load(text)["stages"]
@@ -35,10 +34,28 @@ def test_one_file_per_data_set_and_seed_asked_for_holding_exactly_its_stages() -
             assert f"--seed {seed}" in stage["cmd"] and f"--out {instance_dir(ds, seed, name)}" in stage["cmd"], name
 
 
+def _stages(files: dict[Path, str], path: str) -> dict:
+    return yaml.safe_load(files[ROOT / path])["stages"] if ROOT / path in files else {}
+
+
+def test_a_benchmark_adds_exactly_the_stages_the_checked_in_graph_lacks() -> None:
+    graph = load_graph(ROOT)
+    live, bench = render_all(graph, ROOT), render_bench_files(graph, ROOT)
+    assert set(_stages(bench, "pipelines/bench/dvc.yaml")) == {f"bench-{b.dataset}" for b in graph.benches}
+    for (ds, seed), pipelines in graph.asked().items():
+        here, there = _stages(live, stage_file(ds, seed)), _stages(bench, stage_file(ds, seed, bench=True))
+        assert not set(here) & set(there), (ds, seed)
+        wanted = {i.name for i in graph.instances_for(pipelines)} - {"prepare"}
+        assert set(here) | set(there) == wanted, (ds, seed)
+        for name, stage in there.items():
+            assert stage["wdir"] == "../../../.." and f"--out {instance_dir(ds, seed, name)}" in stage["cmd"]
+
+
 def test_every_stage_lists_exactly_the_params_it_reads() -> None:
     graph = load_graph(ROOT)
+    files = {**render_all(graph, ROOT), **render_bench_files(graph, ROOT)}
     for (ds, seed), _pipelines in graph.asked().items():
-        stages = yaml.safe_load((ROOT / stage_file(ds, seed)).read_text())["stages"]
+        stages = {**_stages(files, stage_file(ds, seed)), **_stages(files, stage_file(ds, seed, bench=True))}
         for name, stage in stages.items():
             inst = graph.instance(name)
             assert stage["params"] == list(resolve(graph.params, inst.kind, ds, inst.variant).keys), name

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pipelines.graph import DeclarationError, build_graph
-from pipelines.render import instance_dir, render_all, stage_argv
+from pipelines.render import instance_dir, render_all, render_bench_files, stage_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 SCAN = ["prepare", "pretext", "embed", "mine", "scan", "selflabel", "evaluate"]
@@ -127,12 +127,17 @@ def test_runs_asked_for_gather_main_bench_and_runs() -> None:
     assert g.main.seeds == (3,)  # the reference seed
     assert g.asked() == {("toy", 3): ["scan"], ("toy", 1): ["kmeans"], ("toy", 2): ["kmeans", "scan"],
                          ("toy", 9): ["scan"]}
-    files = render_all(g, ROOT)
+    assert g.live() == {("toy", 3): ["scan"], ("toy", 2): ["scan"], ("toy", 9): ["scan"]}
+    files = render_all(g, ROOT)  # the checked-in graph: main and runs
     assert {p.relative_to(ROOT).as_posix() for p in files} == {
-        "dvc.yaml", "pipelines/toy/dvc.yaml", "pipelines/bench/dvc.yaml",
-        *(f"pipelines/toy/seed{s}/dvc.yaml" for s in (3, 1, 2, 9))}
-    seed1 = files[ROOT / "pipelines/toy/seed1/dvc.yaml"]
+        "dvc.yaml", "pipelines/toy/dvc.yaml", *(f"pipelines/toy/seed{s}/dvc.yaml" for s in (3, 2, 9))}
+    bench = render_bench_files(g, ROOT)  # the benchmark's, beside it: what the checked-in files lack
+    assert {p.relative_to(ROOT).as_posix() for p in bench} == {
+        "pipelines/bench/dvc.yaml", "pipelines/bench/toy/seed1/dvc.yaml", "pipelines/bench/toy/seed2/dvc.yaml"}
+    seed1 = bench[ROOT / "pipelines/bench/toy/seed1/dvc.yaml"]
     assert "pretext-embed-kmeans:" in seed1 and "pretext-embed-mine:" not in seed1  # only what kmeans needs
+    seed2 = bench[ROOT / "pipelines/bench/toy/seed2/dvc.yaml"]
+    assert "pretext-embed-kmeans:" in seed2 and "\n  pretext:" not in seed2  # scan's run at seed 2 has pretext
 
 
 def test_a_pipeline_declared_but_never_asked_for_adds_no_stage() -> None:
