@@ -50,7 +50,7 @@ def check_fits(root: str, dataset: str) -> None:
         raise ValueError("params.yaml: " + "; ".join(found))
 
 
-def _bench_stages(root: str, pipeline: str) -> AbstractContextManager[None]:
+def _bench_stages(root: str, pipeline: str, dataset: str) -> AbstractContextManager[None]:
     """The benchmarks' stage files on disk for a `bench` run of a deepclust project (pipelines/__init__.py)."""
     from pathlib import Path
 
@@ -61,7 +61,7 @@ def _bench_stages(root: str, pipeline: str) -> AbstractContextManager[None]:
     if RUNS_DIR.as_posix() in Path(root).as_posix():  # a run's own worktree (overrides): saved, then removed
         sync(Path(root), bench=True)
         return nullcontext()
-    return materialised(Path(root))
+    return materialised(Path(root), tables=(dataset,))
 
 
 def _forced(plan: Plan, from_stage: str | None) -> set[str]:
@@ -120,7 +120,7 @@ def run_pipeline(
         logger.info("overrides %s run in %s (DVC experiment %s)", overrides, workdir, experiment)
     if declared(workdir) is not None and pipeline != BENCH:  # deepclust: a run not yet asked for declares itself
         ensure_run(workdir, pipeline, dataset, seed)
-    with _bench_stages(workdir, pipeline):  # a benchmark's stages are written for the run (pipelines/bench/...)
+    with _bench_stages(workdir, pipeline, dataset):  # its stages are written for the run (pipelines/bench/...)
         plan = plan_pipeline(workdir, pipeline, dataset, seed)
         plan = plan.upstream_of(plan.find(to_stage).address) if to_stage else plan
         with stop_groups_on_sigterm():  # a cancelled run (SIGTERM) stops its stages at once

@@ -76,10 +76,10 @@ def _rendered(root: Path) -> tuple[Graph, dict[Path, str]]:
 HOLDERS = Path(".dvc") / "tmp" / "benches"  # one file per benchmark running now: its pid and its ad-hoc runs
 
 
-def _holders(root: Path) -> tuple[bool, list[Run]]:
-    """(whether a benchmark is running now, the ad-hoc runs they asked for); a holder whose process is gone is
+def _holders(root: Path) -> tuple[bool, list[Run], list[str]]:
+    """(whether a benchmark is running now, the runs and the tables they need); a holder whose process is gone is
     dropped."""
-    alive, runs = False, []
+    alive, runs, tables = False, [], []
     for path in sorted((Path(root) / HOLDERS).glob("*.json")):
         try:
             os.kill(int(path.name.split("-")[0]), 0)
@@ -88,17 +88,22 @@ def _holders(root: Path) -> tuple[bool, list[Run]]:
             continue
         except PermissionError:  # alive, another user's
             pass
-        alive = True
-        runs += [Run(r["dataset"], tuple(r["pipelines"]), tuple(r["seeds"])) for r in json.loads(path.read_text())]
-    return alive, runs
+        held = json.loads(path.read_text())
+        alive, tables = True, tables + held["tables"]
+        runs += [Run(r["dataset"], tuple(r["pipelines"]), tuple(r["seeds"])) for r in held["runs"]]
+    return alive, runs, tables
 
 
 def _wanted(root: Path, bench: bool) -> tuple[dict[Path, str], dict[Path, str]]:
-    """(the files that should be on disk, the benchmarks' files whether or not they should)."""
+    """(the files that should be on disk, and every stage file with the benchmarks' whether or not they should)."""
     graph, files = _rendered(root)
-    running, extra = _holders(root)
-    bench_files = render_bench_files(graph, Path(root), tuple(extra))
-    return ({**files, **bench_files} if bench or running else files), {**files, **bench_files}
+    running, runs, tables = _holders(root)
+    every = {**files, **render_bench_files(graph, Path(root), (*graph.bench_runs(), *runs))}
+    if bench:
+        return every, every
+    if running:  # only what the running benchmarks need: every stage loaded slows each `dvc` command
+        return {**files, **render_bench_files(graph, Path(root), tuple(runs), tuple(tables))}, every
+    return files, every
 
 
 def stale_files(root: Path = ROOT) -> list[Path]:
@@ -146,14 +151,17 @@ def sync(root: Path = ROOT, bench: bool = False) -> list[str]:
 
 
 @contextmanager
-def materialised(root: Path = ROOT, extra: tuple[Run, ...] = ()) -> Iterator[None]:
-    """The benchmarks' stage files (and EXTRA runs': an ad-hoc table) on disk while the block runs; removed after,
-    unless another benchmark still runs. Their dvc.lock files stay: a later benchmark resumes from them."""
+def materialised(root: Path = ROOT, tables: tuple[str, ...] = (), extra: tuple[Run, ...] = ()) -> Iterator[None]:
+    """The stage files of the benchmark TABLES (data sets of `bench` entries) and of EXTRA runs (an ad-hoc table)
+    on disk while the block runs; removed after, unless another benchmark still needs them. Their dvc.lock files
+    stay: a later benchmark resumes from them."""
     root = Path(root)
+    graph = load_graph(root)
+    runs = [*(r for r in graph.bench_runs() if r.dataset in tables), *extra]
     holder = root / HOLDERS / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.json"
     with declarations_lock(root):
         holder.parent.mkdir(parents=True, exist_ok=True)
-        holder.write_text(json.dumps([asdict(r) for r in extra]))
+        holder.write_text(json.dumps({"tables": list(tables), "runs": [asdict(r) for r in runs]}))
         for change in sync(root):
             print(f"[pipelines] {change}", flush=True)
     try:

@@ -103,7 +103,7 @@ def _bench(dataset: str, pipelines: list[str] | None, seeds: list[int] | None, o
     if pipelines is None and seeds is None and out is None:
         if bench is None:
             raise DeclarationError(f"params.yaml has no bench.{dataset}; add one, or pass --pipelines/--seeds/--out")
-        with materialised(ROOT):
+        with materialised(ROOT, tables=(dataset,)):
             code = _dvc("repro", *(["-f"] if force else []), f"{BENCH_DIR}/dvc.yaml:bench-{dataset}")
         if code == 0:
             print((ROOT / f"reports/bench-{dataset}.md").read_text().split("\n## Cost")[0])
@@ -116,7 +116,7 @@ def _bench(dataset: str, pipelines: list[str] | None, seeds: list[int] | None, o
     if dataset not in (graph.params.get("datasets") or {}):
         raise DeclarationError(f"unknown data set {dataset!r}; params.yaml defines "
                                f"{sorted(graph.params.get('datasets') or {})}")
-    with materialised(ROOT, (Run(dataset, tuple(chosen), tuple(seed_list)),)):
+    with materialised(ROOT, extra=(Run(dataset, tuple(chosen), tuple(seed_list)),)):
         for seed in seed_list:
             for pipeline in chosen:
                 code = _repro(graph, pipeline, dataset, seed, force)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.graph import Graph, Instance, Run, Wire, gather_runs
+from pipelines.graph import Bench, Graph, Instance, Run, Wire, gather_runs
 from pipelines.imports import stage_deps
 from stages.kinds import ARTIFACT_FILES, DATA, KINDS
 from stages.resolve import dataset_params, keys_digest, resolve
@@ -240,7 +240,7 @@ def bench_argv(graph: Graph, dataset: str, pipelines: list[str] | tuple[str, ...
             *([f"--published {published}"] if published else []), f"--out {out}"]
 
 
-def render_benches(graph: Graph, root: Path) -> str:
+def render_benches(graph: Graph, root: Path, benches: list[Bench]) -> str:
     """pipelines/bench/dvc.yaml: one `bench-<ds>` stage per `bench` entry, depending on the evaluate metrics of its
     pipelines x seeds, so `dvc repro` of it first runs (or resumes) each run it lacks."""
     lines = [HEADER.rstrip("\n"),
@@ -248,7 +248,7 @@ def render_benches(graph: Graph, root: Path) -> str:
              "# benchmarks' stages beside it, runs `dvc repro pipelines/bench/dvc.yaml:bench-<ds>`, then removes them",
              "# (their dvc.lock stay). Each run is its data set and seed's own stages.",
              "stages:"]
-    for bench in graph.benches:
+    for bench in benches:
         ds = bench.dataset
         metrics = [f"{instance_dir(ds, seed, graph.terminal(p).name)}/metrics.json"
                    for seed in bench.seeds for p in bench.pipelines]
@@ -273,14 +273,14 @@ def render_all(graph: Graph, root: Path) -> dict[Path, str]:
     return files
 
 
-def render_bench_files(graph: Graph, root: Path, extra: tuple[Run, ...] = ()) -> dict[Path, str]:
-    """The benchmarks' graph, by path: what `bench` entries (and EXTRA runs: an ad-hoc table) need beyond the
-    checked-in graph, and the tables."""
-    live = graph.live()
-    benched = gather_runs((*graph.bench_runs(), *extra))
-    files = _render_runs(graph, root, benched, live)
-    if graph.benches:
-        files[root / BENCH_DIR / "dvc.yaml"] = render_benches(graph, root)
+def render_bench_files(graph: Graph, root: Path, runs: tuple[Run, ...] | None = None,
+                       tables: tuple[str, ...] | None = None) -> dict[Path, str]:
+    """The benchmarks' graph, by path: the stages RUNS need (default: every `bench` entry's) beyond the checked-in
+    graph, and the `bench-<ds>` tables of TABLES (default: every one)."""
+    files = _render_runs(graph, root, gather_runs(graph.bench_runs() if runs is None else runs), graph.live())
+    benches = [b for b in graph.benches if tables is None or b.dataset in tables]
+    if benches:
+        files[root / BENCH_DIR / "dvc.yaml"] = render_benches(graph, root, benches)
     return files
 
 

@@ -110,19 +110,22 @@ def test_a_stage_moving_between_the_graph_and_a_benchmark_keeps_its_dvc_lock_ent
 
 def test_a_benchmark_holds_its_stages_until_the_last_one_ends(tmp_path: Path) -> None:
     root = _copy(tmp_path)
-    _declare(root, runs=[], bench={"digits": {"pipelines": ["kmeans"], "seeds": [7]}})
+    _declare(root, runs=[], bench={"digits": {"pipelines": ["kmeans"], "seeds": [7]},
+                                   "mnist-parquet": {"pipelines": ["kmeans"], "seeds": [0]}})
     sync(root)
     stage_file = root / "pipelines/bench/digits/seed7/dvc.yaml"
     adhoc = root / "pipelines/bench/digits/seed8/dvc.yaml"
-    with materialised(root):
+    with materialised(root, tables=("digits",)):
         assert stage_file.exists() and not adhoc.exists()
-        with materialised(root, (Run("digits", ("scan",), (8,)),)):  # an ad-hoc table at the same time
+        assert not list((root / "pipelines/bench/mnist-parquet").rglob("dvc.yaml"))  # only what this one needs
+        assert "bench-digits:" in (root / "pipelines/bench/dvc.yaml").read_text()
+        with materialised(root, extra=(Run("digits", ("scan",), (8,)),)):  # an ad-hoc table at the same time
             assert stage_file.exists() and "stages.scan" in adhoc.read_text()
             assert sync(root) == [] and stale_files(root) == []  # a sync meanwhile leaves them alone
         assert stage_file.exists() and not adhoc.exists()
     assert not stage_file.exists() and stale_files(root) == []
     dead = root / HOLDERS / "999999999-dead.json"  # a benchmark killed before it could clean up
-    dead.write_text("[]")
+    dead.write_text('{"tables": ["digits"], "runs": []}')
     sync(root, bench=True)
     assert sync(root) and not stage_file.exists() and not dead.exists()
 
