@@ -62,14 +62,18 @@ def _list(graph: Graph) -> None:
     print("\n`python -m pipelines run <pipeline> <data set> [--seed S]` runs any other one (and declares it).")
 
 
-def _repro(graph: Graph, pipeline: str, dataset: str, seed: int, force: bool) -> int:
-    """`dvc repro` of PIPELINE on DATASET at SEED: its prepare, then the checks against the data, then the rest."""
-    code = _dvc("repro", located(graph, dataset, seed, "prepare"))
+def _repro(graph: Graph, pipeline: str, dataset: str, seed: int, force: bool, remote: str | None = None) -> int:
+    """`dvc repro` of PIPELINE on DATASET at SEED: its prepare, then the checks against the data, then the rest.
+    With a DVC REMOTE, its outputs are pulled first (a run another machine or session finished is then up to
+    date; what the remote lacks is no error) and pushed after."""
+    terminal = located(graph, dataset, seed, graph.terminal(pipeline).name)
+    code = _dvc("pull", "--remote", remote, "--allow-missing", "--with-deps", terminal) if remote else 0
+    code = code or _dvc("repro", located(graph, dataset, seed, "prepare"))
     found = fit_problems(graph, ROOT, dataset, [pipeline]) if code == 0 else []
     if found:  # before any training: K, neighbours, ... against the prepared data
         raise DeclarationError("params.yaml: " + "; ".join(found))
-    terminal = located(graph, dataset, seed, graph.terminal(pipeline).name)
-    return code or _dvc("repro", *(["-f"] if force else []), terminal)
+    code = code or _dvc("repro", *(["-f"] if force else []), terminal)
+    return code or (_dvc("push", "--remote", remote, "--with-deps", terminal) if remote else 0)
 
 
 def _run(pipeline: str, dataset: str, seed: int | None, force: bool, report: bool = True) -> int:
@@ -94,34 +98,37 @@ def _table_only(graph: Graph, dataset: str) -> int:
     return subprocess.call([sys.executable, *" ".join(argv).split()[1:], "--allow-missing"], cwd=ROOT)
 
 
-def _bench(dataset: str, pipelines: list[str] | None, seeds: list[int] | None, out: str | None, force: bool) -> int:
-    """`bench.<ds>` of params.yaml through its DVC stage; other pipelines/seeds (an ad-hoc table): each run through
-    DVC, then the table into OUT (the tracked reports/bench-<ds>.* stay as DVC wrote them). Either way the stages
-    are written for the duration (pipelines/bench/...) and their dvc.lock kept: a killed benchmark resumes."""
+def _bench(dataset: str, pipelines: list[str] | None, seeds: list[int] | None, out: str | None, force: bool,
+           remote: str | None = None) -> int:
+    """`bench.<ds>` of params.yaml: each run through DVC, then its table stage; other pipelines/seeds (an ad-hoc
+    table): each run, then the table into OUT (the tracked reports/bench-<ds>.* stay as DVC wrote them). Either
+    way the stages are written for the duration (pipelines/bench/...) and their dvc.lock kept: a killed benchmark
+    resumes, and with a DVC REMOTE each finished run is pushed (another clone's benchmark pulls it)."""
     graph = load_graph(ROOT)
     bench = next((b for b in graph.benches if b.dataset == dataset), None)
-    if pipelines is None and seeds is None and out is None:
-        if bench is None:
-            raise DeclarationError(f"params.yaml has no bench.{dataset}; add one, or pass --pipelines/--seeds/--out")
-        with materialised(ROOT, tables=(dataset,)):
-            code = _dvc("repro", *(["-f"] if force else []), f"{BENCH_DIR}/dvc.yaml:bench-{dataset}")
-        if code == 0:
-            print((ROOT / f"reports/bench-{dataset}.md").read_text().split("\n## Cost")[0])
-        return code
+    table = pipelines is None and seeds is None and out is None
+    if table and bench is None:
+        raise DeclarationError(f"params.yaml has no bench.{dataset}; add one, or pass --pipelines/--seeds/--out")
+    if dataset not in (graph.params.get("datasets") or {}):
+        raise DeclarationError(f"unknown data set {dataset!r}; params.yaml defines "
+                               f"{sorted(graph.params.get('datasets') or {})}")
     scored = [p.name for p in graph.pipelines if p.stages[-1] == "evaluate"]
     chosen = pipelines or list(bench.pipelines if bench else scored)
     seed_list = seeds or list(bench.seeds if bench else graph.seeds)
     for pipeline in chosen:
         graph.terminal(pipeline)  # an unknown pipeline: one line, before anything runs
-    if dataset not in (graph.params.get("datasets") or {}):
-        raise DeclarationError(f"unknown data set {dataset!r}; params.yaml defines "
-                               f"{sorted(graph.params.get('datasets') or {})}")
-    with materialised(ROOT, extra=(Run(dataset, tuple(chosen), tuple(seed_list)),)):
+    extra = () if table else (Run(dataset, tuple(chosen), tuple(seed_list)),)
+    with materialised(ROOT, tables=(dataset,) if table else (), extra=extra):
         for seed in seed_list:
             for pipeline in chosen:
-                code = _repro(graph, pipeline, dataset, seed, force)
+                code = _repro(graph, pipeline, dataset, seed, force, remote)
                 if code:
                     return code
+        if table:
+            code = _dvc("repro", f"{BENCH_DIR}/dvc.yaml:bench-{dataset}")
+            if code == 0:
+                print((ROOT / f"reports/bench-{dataset}.md").read_text().split("\n## Cost")[0])
+            return code
     argv = bench_argv(graph, dataset, chosen, seed_list, bench.published if bench else None,
                       out or f"reports/adhoc-{dataset}")
     return subprocess.call([sys.executable, *" ".join(argv).split()[1:]], cwd=ROOT)
@@ -222,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--seeds", nargs="+", type=int, default=None, help="instead of bench.<ds>.seeds")
     bench.add_argument("--out", default=None, help="folder for an ad-hoc table (default reports/adhoc-<ds>)")
     bench.add_argument("-f", "--force", action="store_true", help="re-run every stage (not only missing ones)")
+    bench.add_argument("--remote", default=None, help="a DVC remote: pull each run's outputs before it (a run "
+                       "finished elsewhere is skipped) and push them after (e.g. a folder outside the work tree)")
     bench.add_argument("--table-only", action="store_true", help="write bench.<ds>'s table from the runs that "
                        "finished (listing the others), running nothing: a table built across sessions")
     cluster = sub.add_parser("cluster", help="register a folder of images as a data set, run a pipeline, print the "
@@ -247,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             if args.table_only:
                 return _table_only(load_graph(ROOT), args.dataset)
-            return _bench(args.dataset, args.pipelines, args.seeds, args.out, args.force)
+            return _bench(args.dataset, args.pipelines, args.seeds, args.out, args.force, args.remote)
         if args.command == "show":
             return _show(args.pipeline, args.dataset, args.stage, args.json)
         if args.command == "cluster":

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from real_project import make_real_project, ran_stages, tiny_params
-from toy_project import venv_env
+from toy_project import sh, venv_env
 
 pytestmark = [pytest.mark.orchestration, pytest.mark.timeout(900)]
 
@@ -103,3 +103,27 @@ def test_bench_table_resumes_after_kill(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stdout
     assert "bench-digits" not in " ".join(ran_stages(again.stdout))
     assert (root / "reports/bench-digits.md").read_text() == text
+
+
+def test_a_benchmark_with_a_remote_pushes_each_run_and_another_clone_pulls_it(tmp_path: Path) -> None:
+    """`bench --remote`: each finished run is pushed; a clone of the commit (its dvc.lock files) with an empty
+    cache pulls every run instead of recomputing it, as a new session on a fresh work tree would."""
+    params = tiny_params(seeds=[0], bench={"digits": {"pipelines": ["kmeans-pixels"], "seeds": [3]}})
+    first = make_real_project(tmp_path / "first", params)
+    store = tmp_path / "store"
+    sh([sys.executable, "-m", "dvc", "remote", "add", "--local", "store", str(store)], first)
+    done = _bench(first, "--remote", "store")
+    assert done.returncode == 0, done.stdout
+    assert "pipelines/bench/digits/seed3/dvc.yaml:embed-kmeans" in ran_stages(done.stdout)
+    assert any(store.rglob("*")), "nothing pushed"
+    sh(["git", "add", "-A"], first)
+    sh(["git", "commit", "-q", "-m", "bench"], first)
+
+    second = tmp_path / "second"
+    sh(["git", "clone", "-q", str(first), str(second)], tmp_path)
+    sh([sys.executable, "-m", "dvc", "remote", "add", "--local", "store", str(store)], second)
+    again = _bench(second, "--remote", "store")
+    assert again.returncode == 0, again.stdout
+    assert ran_stages(again.stdout) == [], again.stdout  # pulled, not re-run (prepare neither)
+    model = "data/digits/seed3/embed-kmeans/predictions.csv"
+    assert (second / model).read_bytes() == (first / model).read_bytes()
