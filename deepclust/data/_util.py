@@ -11,6 +11,12 @@ from deepclust.data.prepared import Split
 from deepclust.errors import DeepclustError
 
 
+def source_files(options: dict[str, Any]) -> dict[str, str | None]:
+    """The input paths as params.yaml gives them (relative to the project, unless absolute), for the card: an
+    absolute path would make the prepared data, and every stage after it, differ between two checkouts."""
+    return {split: None if options.get(split) is None else str(options[split]) for split in ("train", "test")}
+
+
 def resolve_input(root: Path, value: Any, key: str, must_be_dir: bool = False) -> Path:
     """Resolves option `key` (a path, relative to `root` unless absolute) and checks that it exists."""
     if value is None or value == "":

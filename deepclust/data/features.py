@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from deepclust.data._util import as_labels, reject_unknown, resolve_input
+from deepclust.data._util import as_labels, reject_unknown, resolve_input, source_files
 from deepclust.data.prepared import PreparedData, Split, make_card, sample_ids
 from deepclust.errors import DeepclustError
 
@@ -116,6 +116,6 @@ def load_features(root: Path, **options: Any) -> PreparedData:
         None,
         names,
         [],
-        files={"train": str(train_path), "test": None if test_path is None else str(test_path)},
+        files=source_files(options),
     )
     return PreparedData(train, test, None, names, card)

@@ -16,6 +16,7 @@ from deepclust.data._util import (
     image_size_option,
     reject_unknown,
     resolve_input,
+    source_files,
 )
 from deepclust.data.decode import decode_images
 from deepclust.data.prepared import PreparedData, Split, make_card, sample_ids
@@ -128,7 +129,7 @@ def load_parquet(root: Path, **options: Any) -> PreparedData:
         None,
         [],
         skipped=_card_skipped(train=train_skipped, test=test_skipped),
-        files={"train": str(train_path), "test": None if test_path is None else str(test_path)},
+        files=source_files(options),
     )
     return PreparedData(train, test, None, None, card)
 
@@ -221,6 +222,6 @@ def load_folder(root: Path, **options: Any) -> PreparedData:
         class_names,
         [],
         skipped=_card_skipped(train=train_skipped, test=test_skipped),
-        files={"train": str(train_dir), "test": None if test_dir is None else str(test_dir)},
+        files=source_files(options),
     )
     return PreparedData(train, test, None, class_names, card)

@@ -70,3 +70,25 @@ def test_real_mnist_parquet_head(tmp_path: Path) -> None:
     data = load_source("parquet", tmp_path, train="mnist-head.parquet")
     assert data.train.images.shape == (200, 28, 28, 1) and data.train.images.dtype == np.uint8
     assert data.train.labels.min() >= 0 and data.train.labels.max() <= 9
+
+
+@pytest.mark.parametrize("kind", ["parquet", "folder"])
+def test_the_card_is_the_same_in_any_checkout(tmp_path: Path, kind: str) -> None:
+    """The card records the inputs as params.yaml gives them: with the absolute path of the checkout in it, the
+    prepared data (and every stage after it) would differ between two clones, and no clone could reuse another's
+    results from a DVC remote."""
+    cards = []
+    for checkout in ("a", "b/deeper"):
+        root = tmp_path / checkout
+        (root / "data").mkdir(parents=True)
+        if kind == "parquet":
+            write_image_parquet(root / "data/train.parquet", [encode(a, "PNG") for a in _rgb(3)], [0, 1, 2])
+            data = load_source("parquet", root, train="data/train.parquet")
+        else:
+            for i, image in enumerate(_rgb(4)):
+                (root / "data/imgs" / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+                (root / "data/imgs" / f"c{i % 2}" / f"{i}.png").write_bytes(encode(image, "PNG"))
+            data = load_source("folder", root, train="data/imgs")
+        cards.append(data.card)
+    assert cards[0] == cards[1]
+    assert cards[0]["files"]["train"] in ("data/train.parquet", "data/imgs")
