@@ -73,7 +73,7 @@ def _rendered(root: Path) -> tuple[Graph, dict[Path, str]]:
     return graph, files
 
 
-HOLDERS = Path(".dvc") / "tmp" / "benches"  # one file per benchmark running now: its pid and its ad-hoc runs
+HOLDERS = Path(".dvc") / "tmp" / "benches"  # a file per running benchmark: <pid>-<id>.json, its tables and runs
 
 
 def _holders(root: Path) -> tuple[bool, list[Run], list[str]]:
