@@ -17,3 +17,8 @@ class IICParams(PairClusteringParams, kind=Kind(
         inputs=(DATA,), outputs=("backbone", "clustering", "predictions"), facts=("num_classes", "mean", "std"),
         trains=True, selection="IIC: (epoch, sub-head) with the lowest own loss, collapsed last")):
     lamb: float = Field(1.0, gt=0, description="Marginal weight lambda (1: mutual information; >1: more balanced).")
+    restart_epoch: int | None = Field(
+        None, ge=1, description="After this epoch, if every sub-head of the K head is collapsed (cluster_usage), "
+        "training starts over from a new initialisation; None: never (a preset whose heads sit collapsed for "
+        "many epochs before they move, such as digits, must not set it).")
+    restarts: int = Field(2, ge=0, description="The most times `restart_epoch` starts training over.")

@@ -48,6 +48,38 @@ def test_iic_selects_only_among_epochs_that_trained_the_k_head(work: Path, param
     assert logits.shape == (1, 3, 10)
 
 
+def test_iic_starts_over_while_every_sub_head_is_collapsed_and_a_rerun_resumes_the_last_attempt(
+        work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 1,000 clusters on ~1,400 scored digits: every sub-head leaves clusters empty, i.e. is collapsed, every epoch.
+    params = write_params(tmp_path / "params.yaml", lambda p: p["iic"]["digits"].update(
+        num_clusters=1000, restart_epoch=2, restarts=2))
+    args = argv("iic", work, params)
+    assert run_stage(iic, args) == 0
+    out = out_dir(work, "iic")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["restarts"] == 2 and metrics["selected_collapsed"] is True  # the last attempt is not checked
+    printed = capsys.readouterr().out
+    assert printed.count("every sub-head collapsed after epoch 2: starting over") == 2
+    assert len((out / "run" / "log.csv").read_text().splitlines()) == 4  # header + the last attempt's 3 epochs
+    assert run_stage(iic, args) == 0  # a rerun continues attempt 2 (finished): nothing is trained again
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["restarts"] == 2 and again["resumed_at_epoch"] == 3
+    assert "starting over" not in capsys.readouterr().out
+
+
+def test_iic_without_a_restart_epoch_never_starts_over(work: Path, tmp_path: Path) -> None:
+    params = write_params(tmp_path / "params.yaml", lambda p: p["iic"]["digits"].update(num_clusters=1000))
+    assert run_stage(iic, argv("iic", work, params)) == 0
+    assert json.loads((out_dir(work, "iic") / "metrics.json").read_text())["restarts"] == 0
+
+
+def test_a_restart_draws_a_new_initialisation_for_each_attempt() -> None:
+    from stages.pair_training import restart_seed
+
+    seeds = {restart_seed(seed, attempt) for seed in range(5) for attempt in range(3)}
+    assert len(seeds) == 15 and restart_seed(3, 0) == 3
+
+
 def test_idfd_saves_a_unit_norm_embedding(work: Path, params_file: Path) -> None:
     assert run_stage(idfd, argv("idfd", work, params_file)) == 0
     model = load_backbone(out_dir(work, "idfd") / "model.pt")
