@@ -15,6 +15,7 @@ from deepclust.methods import HeadSelector, PairClustering
 from deepclust.models import ClusteringHead, HeadModel, build_backbone
 from deepclust.transforms import PairTransform, SimCLRViewTransform
 from stages.common import Job, normalisation
+from stages.curve import CURVE_FILE, BudgetCurve
 from stages.inputs import model_inputs, training_images
 from stages.training import finish, make_optimizer, predict_splits, random_batches, run_fingerprint, train
 
@@ -54,6 +55,7 @@ def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_tempera
     scored = inputs.train[torch.randperm(len(inputs.train), generator=torch.Generator().manual_seed(args.seed))
                           [:p.selection_samples]]
     attempts = Attempts(args.run_dir / "attempt.json", base_fp)
+    spent = 0.0  # training seconds of the attempts that started over (the budget curve counts them)
     while True:
         if attempts.current:
             torch.manual_seed(restart_seed(args.seed, attempts.current))
@@ -64,15 +66,20 @@ def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_tempera
                              p.weight_decay)
         fp = attempts.fingerprint()
         selector = HeadSelector(args.run_dir / "best.pt", fp)
+        curve = BudgetCurve(args.run_dir, fp, spent)
         check = restart_epoch if attempts.current < restarts else None
 
-        def select(epoch: int, _: dict[str, float], method: PairClustering = method,
-                   selector: HeadSelector = selector, check: int | None = check) -> dict[str, float] | None:
+        def select(epoch: int, metrics: dict[str, float], method: PairClustering = method,
+                   selector: HeadSelector = selector, curve: BudgetCurve = curve,
+                   check: int | None = check) -> dict[str, float] | None:
+            curve.tick(metrics["seconds"])
             if not method.trains_final(epoch):  # an overclustering epoch: the K head did not move
                 return None
             model = method.clustering_model()
             logits = predict(model, scored, eval_transform, job.runtime, 512, "select")
             chosen = selector.update(epoch, model, logits, method.epoch_head_losses())
+            test = predict(model, inputs.test, eval_transform, job.runtime, 512, "curve")[chosen["best_head"]]
+            curve.record(epoch + 1, test.argmax(-1).numpy(), job.runtime.is_main)
             if check is not None and epoch + 1 >= check and chosen["collapsed_heads"] == p.num_heads:
                 raise AllHeadsCollapsed(f"every sub-head collapsed after epoch {epoch + 1}")
             return chosen
@@ -82,6 +89,7 @@ def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_tempera
                                     fp, on_epoch_end=select)
             break
         except AllHeadsCollapsed as why:
+            spent = curve.elapsed
             attempts.next(job.runtime.is_main)
             print(f"[{job.name}] {why}: starting over from a new initialisation (restart {attempts.current} of "
                   f"{restarts})", flush=True)
@@ -119,5 +127,5 @@ class Attempts:
         self.current += 1
         if is_main:
             write_json(self.path, {"fingerprint": self.base, "attempt": self.current})
-            for name in ("checkpoint.pt", "best.pt"):
+            for name in ("checkpoint.pt", "best.pt", CURVE_FILE):
                 (self.path.parent / name).unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from deepclust.models import ClusteringHead, HeadModel, build_backbone
 from deepclust.models.io import load_backbone
 from deepclust.transforms import FeatureTransform, SCANStrongTransform
 from stages.common import Job, entry, normalisation, parser, start
+from stages.curve import BudgetCurve
 from stages.inputs import is_identity, model_inputs
 from stages.kinds.scan import ScanParams
 from stages.training import finish, predict_splits, random_batches, run_fingerprint, train
@@ -62,8 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                *(path for path in (args.model, args.features) if path is not None)])
     selector = HeadSelector(args.run_dir / "best.pt", fp, neighbours, p.selection_neighbors)
     eval_transform = inputs.eval_transform(job)
-    select = lambda epoch, _: selector.update(  # noqa: E731
-        epoch, method.model, predict(method.model, inputs.train, eval_transform, job.runtime, 512, "select"))
+    curve = BudgetCurve(args.run_dir, fp)
+
+    def select(epoch: int, metrics: dict[str, float]) -> dict[str, float]:
+        chosen = selector.update(epoch, method.model,
+                                 predict(method.model, inputs.train, eval_transform, job.runtime, 512, "select"))
+        curve.tick(metrics["seconds"])
+        test = predict(method.model, inputs.test, eval_transform, job.runtime, 512, "curve")[chosen["best_head"]]
+        curve.record(epoch + 1, test.argmax(-1).numpy(), job.runtime.is_main)
+        return chosen
+
     train(job, method, optimizer, batches, constant_schedule(p.lr, p.epochs, len(batches(0))), fp,
           on_epoch_end=select)
     model = HeadModel(backbone, cast(ClusteringHead, method.model.head).keep(0))

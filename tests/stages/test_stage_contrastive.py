@@ -61,6 +61,8 @@ def test_iic_starts_over_while_every_sub_head_is_collapsed_and_a_rerun_resumes_t
     printed = capsys.readouterr().out
     assert printed.count("every sub-head collapsed after epoch 2: starting over") == 2
     assert len((out / "run" / "log.csv").read_text().splitlines()) == 4  # header + the last attempt's 3 epochs
+    with np.load(out / "run" / "curve.npz") as f:  # the budget curve: K-head epochs of the last attempt
+        assert f["epochs"].tolist() == [2, 3] and f["seconds"][0] > 0
     assert run_stage(iic, args) == 0  # a rerun continues attempt 2 (finished): nothing is trained again
     again = json.loads((out / "metrics.json").read_text())
     assert again["restarts"] == 2 and again["resumed_at_epoch"] == 3
@@ -78,6 +80,22 @@ def test_a_restart_draws_a_new_initialisation_for_each_attempt() -> None:
 
     seeds = {restart_seed(seed, attempt) for seed in range(5) for attempt in range(3)}
     assert len(seeds) == 15 and restart_seed(3, 0) == 3
+
+
+def test_a_budget_curve_resumes_its_epochs_and_a_changed_run_starts_a_new_one(tmp_path: Path) -> None:
+    from stages.curve import BudgetCurve
+
+    curve = BudgetCurve(tmp_path, "fp-a", elapsed=5.0)
+    curve.tick(10.0)
+    curve.record(1, np.array([0, 1, 1]))
+    curve.tick(20.0)  # an epoch that trains another head: counted, not recorded
+    curve.tick(30.0)
+    curve.record(3, np.array([1, 1, 0]))
+    resumed = BudgetCurve(tmp_path, "fp-a")
+    assert resumed.epochs == [1, 3] and resumed.seconds == [15.0, 65.0] and resumed.elapsed == 65.0
+    assert resumed.assignments[1].tolist() == [1, 1, 0]
+    changed = BudgetCurve(tmp_path, "fp-b")
+    assert changed.epochs == [] and changed.elapsed == 0.0
 
 
 def test_idfd_saves_a_unit_norm_embedding(work: Path, params_file: Path) -> None:

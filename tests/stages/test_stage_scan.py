@@ -38,6 +38,27 @@ def test_scan_outputs(upstream: Path, params_file: Path, capsys: pytest.CaptureF
     assert leftovers(upstream) == []
 
 
+def test_scan_keeps_a_budget_curve_whose_selected_epoch_is_its_final_prediction(upstream: Path) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from deepclust.data import read_predictions
+
+    out = out_dir(upstream, "pretext-embed-mine-scan")
+    metrics = json.loads((out / "metrics.json").read_text())
+    with np.load(out / "run" / "curve.npz") as f:
+        epochs, seconds, assignments = f["epochs"], f["seconds"], f["assignments"]
+    test = read_predictions(out / "predictions.csv")["test"]
+    assert epochs.tolist() == [1, 2] and assignments.shape == (2, len(test.ids))
+    assert 0 < seconds[0] <= seconds[1]
+    assert assignments[metrics["selected_epoch"] - 1].tolist() == test.clusters.tolist()
+    printed = subprocess.run([sys.executable, str(Path(__file__).parents[2] / "scripts" / "budget_curve.py"), str(out),
+                              "--minutes", "100"], capture_output=True, text=True, check=True).stdout
+    assert "within 100 min: " in printed and " 2:" in printed
+
+
 def _set(key: str, value: object) -> Callable[[dict], None]:
     return lambda params: params["scan"][DS].update({key: value})
 
