@@ -15,32 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from deepclust.data import load_prepared  # noqa: E402
-from deepclust.metrics import hungarian_accuracy  # noqa: E402
-from stages.curve import CURVE_FILE  # noqa: E402
-
-
-def score(stage_dir: Path, labels: np.ndarray, minutes: list[float]) -> dict:
-    path = stage_dir / "run" / CURVE_FILE
-    if not path.exists():
-        raise SystemExit(f"error: {path} not found: the stage ran before budget curves were written, or is not a "
-                         "stage that writes one (iic, cc, dcdc, scan)")
-    with np.load(path) as f:
-        epochs, seconds, assignments = f["epochs"], f["seconds"], f["assignments"]
-    if assignments.shape[1] != len(labels):
-        raise SystemExit(f"error: {path} has {assignments.shape[1]} samples, the test split {len(labels)}")
-    acc = [round(hungarian_accuracy(labels, a), 4) for a in assignments]
-    within = {}
-    for m in minutes:
-        done = [i for i, s in enumerate(seconds) if s <= 60 * m]
-        within[f"{m:g} min"] = acc[done[-1]] if done else None
-    return {"stage": str(stage_dir), "epochs": epochs.tolist(), "minutes": [round(s / 60, 2) for s in seconds],
-            "acc": acc, "within": within}
+from stages.curve import CURVE_FILE, score_curve, within  # noqa: E402
 
 
 def main() -> int:
@@ -56,11 +35,14 @@ def main() -> int:
         test = load_prepared(prepared).test
         if test.labels is None:
             raise SystemExit(f"error: {prepared} has no test labels to score a curve with")
-        curve = score(stage, test.labels, args.minutes)
-        out.append(curve)
-        print(f"{stage}: " + " ".join(f"{e}:{a:.3f}({m:.1f}m)" for e, a, m in
-                                      zip(curve["epochs"], curve["acc"], curve["minutes"], strict=True)))
-        print("  within " + ", ".join(f"{k}: {'-' if v is None else f'{v:.3f}'}" for k, v in curve["within"].items()))
+        curve = score_curve(stage / "run", test.labels)
+        if not curve:
+            raise SystemExit(f"error: {stage / 'run' / CURVE_FILE} not found: the stage ran before budget curves "
+                             "were written, or is not one that writes them (iic, cc, dcdc, scan)")
+        budgets = {f"{m:g} min": within(curve, m) for m in args.minutes}
+        out.append({"stage": str(stage), "curve": curve, "within": budgets})
+        print(f"{stage}: " + " ".join(f"{e}:{a:.3f}({m:.1f}m)" for e, m, a in curve))
+        print("  within " + ", ".join(f"{k}: {'-' if v is None else f'{v:.3f}'}" for k, v in budgets.items()))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
     return 0

@@ -13,11 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from deepclust.bench.table import Run, environment, markdown, plot, published, summarise
+from deepclust.data import load_prepared
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file, write_atomic
 from deepclust.report.bench_page import write_bench_page
 from stages.cli import entry, pair
+from stages.curve import score_curve
 from stages.kinds import kind_of
 
 
@@ -41,9 +45,10 @@ def selection(folder: Path) -> str | None:
 def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]], seeds: Sequence[int],
             allow_missing: bool = False) -> tuple[list[Run], list[tuple[str, int]]]:
     """One Run per pipeline x seed, from DATA_ROOT/seed<k>/<stage>/metrics.json of each stage of the pipeline
-    (prepare excluded; the last one is its evaluate stage); with ALLOW_MISSING, the runs not finished yet are
-    returned apart instead of stopping."""
+    (prepare excluded; the last one is its evaluate stage) and the budget curve of its last stage that keeps one;
+    with ALLOW_MISSING, the runs not finished yet are returned apart instead of stopping."""
     runs, missing = [], []
+    labels = _scored_labels(data_root)
     for pipeline, chain in runs_by_pipeline.items():
         for seed in seeds:
             if allow_missing and not (data_root / f"seed{seed}" / chain[-1] / "metrics.json").exists():
@@ -67,8 +72,27 @@ def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]
                 selection="; ".join(dict.fromkeys(filter(None, (selection(data_root / f"seed{seed}" / stage)
                                                                 for stage in chain)))),
                 split=str(scores.get("split", "test")),
+                **_curve(data_root / f"seed{seed}", chain, labels),
             ))
     return runs, missing
+
+
+def _scored_labels(data_root: Path) -> np.ndarray | None:
+    """The test split's labels (what a budget curve is scored on), or None without a prepared folder."""
+    if not (data_root / "prepared").is_dir():
+        return None
+    return load_prepared(data_root / "prepared").test.labels
+
+
+def _curve(seed_root: Path, chain: Sequence[str], labels: np.ndarray | None) -> dict[str, Any]:
+    """`curve` and `curve_stage` of the last stage of CHAIN whose run directory keeps a budget curve."""
+    if labels is None:
+        return {}
+    for stage in reversed(chain):
+        curve = score_curve(seed_root / stage / "run", labels)
+        if curve:
+            return {"curve": tuple(curve), "curve_stage": stage}
+    return {}
 
 
 def protocol_text(evaluate_metrics: Path) -> str:
@@ -128,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_atomic(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp, index=False))
     if missing:
         notes.append("not run yet (pipeline seed): " + ", ".join(f"{p} {s}" for p, s in missing))
-    text = markdown(args.dataset, table, env, protocol, reference, notes)
+    text = markdown(args.dataset, table, env, protocol, reference, notes, runs)
     plot(args.dataset, table, base.with_suffix(".png"), reference)
     write_bench_page(base.with_suffix(".html"), text, base.with_suffix(".png"), f"deepclust benchmark: {args.dataset}")
     write_atomic(base.with_suffix(".md"), lambda tmp: tmp.write_text(text))  # last: its presence means all is there

@@ -38,6 +38,9 @@ class Run:
         devices: Devices its stages ran on.
         selection: How its checkpoint / clusters were chosen (from the stages' metrics).
         split: The scored split.
+        curve: Its last training stage's budget curve, (epoch, training minutes, ACC) per epoch that trained the
+            kept head; empty when that stage keeps none.
+        curve_stage: The stage the curve is of.
     """
 
     pipeline: str
@@ -49,6 +52,11 @@ class Run:
     devices: tuple[str, ...] = ()
     selection: str = ""
     split: str = "test"
+    curve: tuple[tuple[int, float, float], ...] = ()
+    curve_stage: str = ""
+
+
+BUDGET_MINUTES = (5, 10, 20, 40)  # the issue's budget-curve points
 
 
 def summarise(runs: Iterable[Run]) -> pd.DataFrame:
@@ -142,8 +150,30 @@ def _cell(value: Any, digits: int = 3) -> str:
     return f"{float(value):.{digits}f}"
 
 
+def curves_markdown(runs: Iterable[Run]) -> list[str]:
+    """The budget-curve section: per run with a curve, the ACC reached within 5, 10, 20 and 40 minutes of training
+    (the last epoch finished by then) and the ACC per recorded epoch."""
+    runs = [r for r in runs if r.curve]
+    if not runs:
+        return []
+    lines = ["", "## Budget curves (test ACC of the head the stage would keep, against its training minutes)", "",
+             "Is the budget or the recipe the limit? Each training stage records the test split's clusters after "
+             "every epoch that trained its kept head (no labels while training); only this table scores them.", "",
+             "| pipeline | seed | stage | " + " | ".join(f"<= {m} min" for m in BUDGET_MINUTES)
+             + " | epoch: ACC (minutes) |", "|---|---|---|" + "---|" * len(BUDGET_MINUTES) + "---|"]
+    for r in sorted(runs, key=lambda r: (r.pipeline, r.seed)):
+        cells = []
+        for m in BUDGET_MINUTES:
+            done = [acc for _, minutes, acc in r.curve if minutes <= m]
+            cells.append(_cell(done[-1]) if done else "-")
+        points = " ".join(f"{e}: {acc:.3f} ({minutes:.1f})" for e, minutes, acc in r.curve)
+        lines.append(f"| {r.pipeline} | {r.seed} | {r.curve_stage} | {' | '.join(cells)} | {points} |")
+    return lines
+
+
 def markdown(dataset: str, table: pd.DataFrame, env: Mapping[str, str], protocol: str,
-             reference: Sequence[Mapping[str, str]] = (), unpinned: Sequence[str] = ()) -> str:
+             reference: Sequence[Mapping[str, str]] = (), unpinned: Sequence[str] = (),
+             runs: Iterable[Run] = ()) -> str:
     """The bench table as Markdown: results (deterministic for a machine and thread count), costs, the
     published numbers, the environment and the protocol."""
     lines = [f"# Benchmark: {dataset}", "",
@@ -160,6 +190,7 @@ def markdown(dataset: str, table: pd.DataFrame, env: Mapping[str, str], protocol
     for _, r in table.iterrows():
         lines.append(f"| {r['pipeline']} | {r['wall_seconds']:.1f} | {r['peak_rss_mb']:.0f} | {r['threads']} | "
                      f"{r['devices']} | {r['stage_seconds']} |")
+    lines += curves_markdown(runs)
     if reference:
         lines += ["", "## Published numbers (not re-run here)", "",
                   "| method | our pipeline | ACC | NMI | ARI | protocol | source |", "|---|---|---|---|---|---|---|"]

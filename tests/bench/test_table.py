@@ -33,3 +33,16 @@ def test_commit_stamp_ignores_dvc_lock(tmp_path: Path) -> None:
 
 def test_commit_stamp_outside_git(tmp_path: Path) -> None:
     assert _git_commit(tmp_path / "missing") == "unknown"
+
+
+def test_budget_curves_show_the_acc_reached_within_each_budget() -> None:
+    from deepclust.bench.table import Run, curves_markdown
+
+    curve = ((2, 3.0, 0.5), (3, 6.0, 0.7), (5, 12.0, 0.9), (6, 25.0, 0.95))
+    runs = [Run("iic", 1, {"acc": 0.95, "nmi": 0.9, "ari": 0.9}, curve=curve, curve_stage="iic"),
+            Run("kmeans", 0, {"acc": 0.5, "nmi": 0.5, "ari": 0.4})]
+    lines = curves_markdown(runs)
+    row = next(line for line in lines if line.startswith("| iic |"))
+    assert row.startswith("| iic | 1 | iic | 0.500 | 0.700 | 0.900 | 0.950 |") and "6: 0.950 (25.0)" in row
+    assert not any(line.startswith("| kmeans |") for line in lines)  # a run without a curve has no row
+    assert curves_markdown(runs[1:]) == []

@@ -57,6 +57,15 @@ def test_scan_keeps_a_budget_curve_whose_selected_epoch_is_its_final_prediction(
     printed = subprocess.run([sys.executable, str(Path(__file__).parents[2] / "scripts" / "budget_curve.py"), str(out),
                               "--minutes", "100"], capture_output=True, text=True, check=True).stdout
     assert "within 100 min: " in printed and " 2:" in printed
+    # the benchmark table scores the same curve for the run's last stage that keeps one
+    from deepclust.data import load_prepared
+    from stages.bench import _curve
+
+    labels = load_prepared(out_dir(upstream, "prepare")).test.labels
+    chain = ["pretext", "pretext-embed", "pretext-embed-mine", "pretext-embed-mine-scan"]
+    found = _curve(out.parent, chain, labels)
+    assert found["curve_stage"] == "pretext-embed-mine-scan" and [e for e, _, _ in found["curve"]] == [1, 2]
+    assert all(0.0 <= acc <= 1.0 for _, _, acc in found["curve"]) and _curve(out.parent, chain[:2], labels) == {}
 
 
 def _set(key: str, value: object) -> Callable[[dict], None]:
