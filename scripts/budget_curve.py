@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from deepclust.bench.curves import score_curve, within  # noqa: E402
 from deepclust.data import load_prepared  # noqa: E402
-from stages.curve import CURVE_FILE, score_curve, within  # noqa: E402
+from stages.curve import CURVE_FILE  # noqa: E402
 
 
 def main() -> int:
@@ -35,7 +36,7 @@ def main() -> int:
         test = load_prepared(prepared).test
         if test.labels is None:
             raise SystemExit(f"error: {prepared} has no test labels to score a curve with")
-        curve = score_curve(stage / "run", test.labels)
+        curve = score_curve(stage / "run" / CURVE_FILE, test.labels)
         if not curve:
             raise SystemExit(f"error: {stage / 'run' / CURVE_FILE} not found: the stage ran before budget curves "
                              "were written, or is not one that writes them (iic, cc, dcdc, scan)")

@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from deepclust.bench.curves import score_curve
 from deepclust.bench.table import Run, environment, markdown, plot, published, summarise
 from deepclust.data import load_prepared
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file, write_atomic
 from deepclust.report.bench_page import write_bench_page
 from stages.cli import entry, pair
-from stages.curve import score_curve
+from stages.curve import CURVE_FILE
 from stages.kinds import kind_of
 
 
@@ -89,7 +90,7 @@ def _curve(seed_root: Path, chain: Sequence[str], labels: np.ndarray | None) -> 
     if labels is None:
         return {}
     for stage in reversed(chain):
-        curve = score_curve(seed_root / stage / "run", labels)
+        curve = score_curve(seed_root / stage / "run" / CURVE_FILE, labels)
         if curve:
             return {"curve": tuple(curve), "curve_stage": stage}
     return {}

@@ -58,25 +58,3 @@ class BudgetCurve:
             with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:  # a file object: no ".npz" appended
                 np.savez(fh, fingerprint=np.array(self.fingerprint), epochs=np.array(self.epochs),
                          seconds=np.array(self.seconds), assignments=np.stack(self.assignments))
-
-
-def score_curve(run_dir: Path, labels: np.ndarray) -> list[tuple[int, float, float]]:
-    """(epoch, training minutes, Hungarian ACC against `labels`) of every epoch `run_dir/curve.npz` recorded; [] when
-    the stage keeps no curve. Labels enter here only: a report's, after training."""
-    from deepclust.metrics import hungarian_accuracy
-
-    path = Path(run_dir) / CURVE_FILE
-    if not path.exists():
-        return []
-    with np.load(path) as f:
-        epochs, seconds, assignments = f["epochs"], f["seconds"], f["assignments"]
-    if assignments.shape[1] != len(labels):
-        raise ValueError(f"{path} has {assignments.shape[1]} samples, the scored split {len(labels)}")
-    return [(int(e), round(float(s) / 60, 2), round(hungarian_accuracy(labels, a), 4))
-            for e, s, a in zip(epochs, seconds, assignments, strict=True)]
-
-
-def within(curve: list[tuple[int, float, float]], minutes: float) -> float | None:
-    """The ACC of the last epoch finished within `minutes` of training; None when none was."""
-    done = [acc for _, m, acc in curve if m <= minutes]
-    return done[-1] if done else None

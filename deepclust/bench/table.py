@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepclust.bench.curves import within
+
 METRICS = ("acc", "nmi", "ari")
 PUBLISHED = Path(__file__).with_name("published.csv")
 
@@ -162,10 +164,7 @@ def curves_markdown(runs: Iterable[Run]) -> list[str]:
              "| pipeline | seed | stage | " + " | ".join(f"<= {m} min" for m in BUDGET_MINUTES)
              + " | epoch: ACC (minutes) |", "|---|---|---|" + "---|" * len(BUDGET_MINUTES) + "---|"]
     for r in sorted(runs, key=lambda r: (r.pipeline, r.seed)):
-        cells = []
-        for m in BUDGET_MINUTES:
-            done = [acc for _, minutes, acc in r.curve if minutes <= m]
-            cells.append(_cell(done[-1]) if done else "-")
+        cells = [_cell(within(r.curve, m)) for m in BUDGET_MINUTES]
         points = " ".join(f"{e}: {acc:.3f} ({minutes:.1f})" for e, minutes, acc in r.curve)
         lines.append(f"| {r.pipeline} | {r.seed} | {r.curve_stage} | {' | '.join(cells)} | {points} |")
     return lines
