@@ -64,6 +64,14 @@ def test_iic_restarts_on_mnist_only_where_heads_never_sit_collapsed_on_the_way()
     assert digits.restart_epoch is None
 
 
+def test_scan_cifar10_parquet_pretext_fills_most_of_the_30_minute_cpu_budget() -> None:
+    """SCAN on CIFAR-10 at 38 pretext epochs used 14 of its 30 CPU minutes (0.412): the pretext now takes about
+    20 minutes at the 2-core machine's measured ~1,900 images/s (docs/speed.md), leaving SCAN its ~6."""
+    settings = resolve(PARAMS, "pretext", "cifar10-parquet", None, ROOT / "params.yaml").settings
+    minutes = settings.epochs * settings.samples_per_epoch / 1900 / 60
+    assert 17 <= minutes <= 22, minutes
+
+
 def test_dec_mnist_pretrains_its_autoencoder_with_the_dec_keras_recipe() -> None:
     """DEC/IDEC on MNIST: pixels x 1/255 and SGD lr 1 momentum 0.9, as DEC-keras (k-means on the code, training
     split: 0.87-0.90 at 50-90 epochs vs 0.77 with normalised pixels and Adam). That learning rate only works on
