@@ -16,7 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     job = start(IICParams, parser(__doc__, "data", "run-dir", "out"), argv)
     p = job.params
     return train_pair_clustering(job, IICLoss(p.lamb, gather_distributed=True), restart_epoch=p.restart_epoch,
-                                 restarts=p.restarts)
+                                 restarts=p.restarts, trials=p.trials, trial_epochs=p.trial_epochs)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,42 @@ def test_iic_starts_over_while_every_sub_head_is_collapsed_and_a_rerun_resumes_t
     assert "starting over" not in capsys.readouterr().out
 
 
+def test_iic_trials_continue_the_initialisation_with_the_lowest_own_loss_and_count_every_trials_seconds(
+        work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params = write_params(tmp_path / "params.yaml", lambda p: p["iic"]["digits"].update(
+        epochs=5, trials=3, trial_epochs=3))
+    args = argv("iic", work, params)
+    assert run_stage(iic, args) == 0
+    out = out_dir(work, "iic")
+    run = out / "run"
+    saved = json.loads((run / "attempt.json").read_text())
+    trials = saved["trials"]
+    assert len(trials) == 3 and trials[0]["seconds"] < trials[1]["seconds"] < trials[2]["seconds"]
+    winner = min(range(3), key=lambda r: (trials[r]["collapsed"], trials[r]["val_loss"]))
+    assert saved["winner"] == winner
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["trial_losses"]) == 3 and metrics["restarts"] == 0
+    assert metrics["resumed_at_epoch"] == 3  # the winner went on from its trial's checkpoint
+    printed = capsys.readouterr().out
+    assert f"trial {winner + 1} continues to epoch 5" in printed and printed.count(" of 3: own loss ") == 3
+    assert len((run / "log.csv").read_text().splitlines()) == 6  # header + the winner's 5 epochs
+    with np.load(run / "curve.npz") as f:  # the winner's curve: its trial's epochs, then after every trial's time
+        epochs, seconds = f["epochs"].tolist(), f["seconds"].tolist()
+    assert epochs == [2, 3, 5] and seconds[-1] > trials[-1]["seconds"] and seconds == sorted(seconds)
+    dropped = [r for r in range(3) if r != winner]
+    assert all((run / f"trial{r}" / "checkpoint.pt").exists() for r in dropped)
+    assert run_stage(iic, args) == 0  # a rerun trains nothing: the winner finished
+    assert json.loads((out / "metrics.json").read_text())["resumed_at_epoch"] == 5
+    assert "own loss" not in capsys.readouterr().out.split("kept sub-head")[0]
+
+
+def test_iic_trials_must_end_before_the_run(work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params = write_params(tmp_path / "params.yaml", lambda p: p["iic"]["digits"].update(
+        epochs=3, trials=2, trial_epochs=3))
+    assert run_stage(iic, argv("iic", work, params)) != 0
+    assert "trial_epochs below epochs=3" in stderr_error_line(capsys.readouterr().err)
+
+
 def test_iic_without_a_restart_epoch_never_starts_over(work: Path, tmp_path: Path) -> None:
     params = write_params(tmp_path / "params.yaml", lambda p: p["iic"]["digits"].update(num_clusters=1000))
     assert run_stage(iic, argv("iic", work, params)) == 0
