@@ -22,8 +22,9 @@ class IICParams(PairClusteringParams, kind=Kind(
         "training starts over from a new initialisation; None: never (a preset whose heads sit collapsed for "
         "many epochs before they move, such as digits, must not set it).")
     restarts: int = Field(2, ge=0, description="The most times `restart_epoch` starts training over.")
-    trials: int = Field(1, ge=1, description="Initialisations that each train `trial_epochs` epochs; the one with "
-                        "the lowest own loss (collapsed last) continues to `epochs`, the others are dropped. No labels.")
+    trials: int = Field(
+        1, ge=1, description="Initialisations that each train `trial_epochs` epochs; the one with the lowest own "
+        "loss (collapsed last) continues to `epochs`, the others are dropped. No labels.")
     trial_epochs: int | None = Field(None, ge=1, description="Epochs of each trial (with `trials` > 1).")
 
     @model_validator(mode="after")
