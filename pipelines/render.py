@@ -227,6 +227,11 @@ def bench_outputs(dataset: str) -> list[str]:
     return [f"reports/bench-{dataset}.{ext}" for ext in ("parquet", "csv", "png", "html", "md")]
 
 
+def scored_curves_file(dataset: str) -> str:
+    """Where a bench keeps the budget curves it scored, read back when a run directory is gone."""
+    return f"reports/bench-{dataset}-curves.json"
+
+
 def bench_runs(graph: Graph, pipelines: list[str] | tuple[str, ...]) -> list[str]:
     """`PIPELINE=STAGE,...,EVALUATE` for each pipeline: its stage instances after prepare, in order."""
     return [f"{p}={','.join(i.name for i in graph.chain(p) if i.kind != 'prepare')}" for p in pipelines]
@@ -237,7 +242,8 @@ def bench_argv(graph: Graph, dataset: str, pipelines: list[str] | tuple[str, ...
     """The `stages.bench` command (one option per item) that tabulates PIPELINES x SEEDS on DATASET."""
     return [f"python -m stages.bench --dataset {dataset} --data-root data/{dataset}",
             f"--runs {' '.join(bench_runs(graph, pipelines))}", f"--seeds {' '.join(map(str, seeds))}",
-            *([f"--published {published}"] if published else []), f"--out {out}"]
+            *([f"--published {published}"] if published else []), f"--out {out}",
+            f"--curves {out}/{Path(scored_curves_file(dataset)).name}"]
 
 
 def render_benches(graph: Graph, root: Path, benches: list[Bench]) -> str:
@@ -262,6 +268,8 @@ def render_benches(graph: Graph, root: Path, benches: list[Bench]) -> str:
         lines.append("    outs:")
         for out in bench_outputs(ds):
             lines += [f"      - {out}:", "          cache: false"]
+        # scored budget curves outlive the run directories they were scored from (caches are not checked in)
+        lines += [f"      - {scored_curves_file(ds)}:", "          cache: false", "          persist: true"]
         lines.append(f"    meta: {{kind: bench, dataset: {ds}, pipelines: [bench]}}")
     return "\n".join(lines) + "\n"
 

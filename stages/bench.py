@@ -8,6 +8,7 @@ pipelines bench <ds>`) first runs every pipeline x seed it needs, each seed its 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from deepclust.bench.curves import score_curve
 from deepclust.bench.table import Run, environment, markdown, plot, published, summarise
 from deepclust.data import load_prepared
 from deepclust.errors import DeepclustError
-from deepclust.io import require_file, write_atomic
+from deepclust.io import require_file, write_atomic, write_json
 from deepclust.report.bench_page import write_bench_page
 from stages.cli import entry, pair
 from stages.curve import CURVE_FILE
@@ -44,11 +45,14 @@ def selection(folder: Path) -> str | None:
 
 
 def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]], seeds: Sequence[int],
-            allow_missing: bool = False) -> tuple[list[Run], list[tuple[str, int]]]:
+            allow_missing: bool = False, scored: dict[str, Any] | None = None
+            ) -> tuple[list[Run], list[tuple[str, int]]]:
     """One Run per pipeline x seed, from DATA_ROOT/seed<k>/<stage>/metrics.json of each stage of the pipeline
-    (prepare excluded; the last one is its evaluate stage) and the budget curve of its last stage that keeps one;
-    with ALLOW_MISSING, the runs not finished yet are returned apart instead of stopping."""
+    (prepare excluded; the last one is its evaluate stage) and the budget curve of its last stage that keeps one
+    (from SCORED, curves an earlier table scored, when the run directory is gone but the stage's metrics are
+    the same); with ALLOW_MISSING, the runs not finished yet are returned apart instead of stopping."""
     runs, missing = [], []
+    scored = scored or {}
     labels = _scored_labels(data_root)
     for pipeline, chain in runs_by_pipeline.items():
         for seed in seeds:
@@ -73,7 +77,8 @@ def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]
                 selection="; ".join(dict.fromkeys(filter(None, (selection(data_root / f"seed{seed}" / stage)
                                                                 for stage in chain)))),
                 split=str(scores.get("split", "test")),
-                **_curve(data_root / f"seed{seed}", chain, labels),
+                **(_curve(data_root / f"seed{seed}", chain, labels)
+                   or _kept_curve(scored.get(f"{pipeline}/{seed}"), data_root / f"seed{seed}")),
             ))
     return runs, missing
 
@@ -94,6 +99,33 @@ def _curve(seed_root: Path, chain: Sequence[str], labels: np.ndarray | None) -> 
         if curve:
             return {"curve": tuple(curve), "curve_stage": stage}
     return {}
+
+
+def _metrics_digest(stage_dir: Path) -> str:
+    path = stage_dir / "metrics.json"
+    return hashlib.md5(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def _kept_curve(entry: dict[str, Any] | None, seed_root: Path) -> dict[str, Any]:
+    """A curve scored by an earlier table, if the stage it is of still has the metrics it had then."""
+    if not entry or entry.get("metrics_md5") != _metrics_digest(seed_root / entry["stage"]):
+        return {}
+    return {"curve": tuple(tuple(point) for point in entry["curve"]), "curve_stage": entry["stage"]}
+
+
+def read_scored_curves(path: Path) -> dict[str, Any]:
+    """`{pipeline/seed: {stage, metrics_md5, curve}}` from an earlier table ({} when there is none)."""
+    try:
+        return dict(json.loads(path.read_text())) if path.exists() else {}
+    except json.JSONDecodeError:
+        return {}  # only a cache of scores: rebuilt from the run directories that exist
+
+
+def scored_curves(runs: Sequence[Run], data_root: Path) -> dict[str, Any]:
+    """What `read_scored_curves` reads back: each run's curve with the digest of its stage's metrics."""
+    return {f"{r.pipeline}/{r.seed}": {"stage": r.curve_stage, "curve": [list(point) for point in r.curve],
+                                       "metrics_md5": _metrics_digest(data_root / f"seed{r.seed}" / r.curve_stage)}
+            for r in runs if r.curve}
 
 
 def protocol_text(evaluate_metrics: Path) -> str:
@@ -128,11 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, required=True)
     ap.add_argument("--published", default=None, help="key of deepclust/bench/published.csv to show beside ours")
     ap.add_argument("--out", type=Path, default=Path("reports"))
+    ap.add_argument("--curves", type=Path, default=None,
+                    help="JSON file of scored budget curves, kept across runs: read for runs whose run directory "
+                    "is gone (their stage's metrics unchanged), then updated")
     ap.add_argument("--allow-missing", action="store_true",
                     help="tabulate the runs that finished and list the others (a table built across sessions)")
     args = ap.parse_args(argv)
     runs_by_pipeline = {name: str(stages).split(",") for name, stages in args.runs}
-    runs, missing = collect(args.data_root, args.dataset, runs_by_pipeline, args.seeds, args.allow_missing)
+    kept = read_scored_curves(args.curves) if args.curves else {}
+    runs, missing = collect(args.data_root, args.dataset, runs_by_pipeline, args.seeds, args.allow_missing, kept)
     if not runs:
         raise DeepclustError(f"no run of the {args.dataset} benchmark has finished yet")
     table = summarise(runs)
@@ -149,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = unpinned_notes(devices, {str(t) for r in runs for t in r.threads})
     base = args.out / f"bench-{args.dataset}"
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.curves:
+        write_json(args.curves, kept | scored_curves(runs, args.data_root))
     write_atomic(base.with_suffix(".parquet"), lambda tmp: table.to_parquet(tmp, index=False))
     write_atomic(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp, index=False))
     if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -46,3 +47,24 @@ def test_budget_curves_show_the_acc_reached_within_each_budget() -> None:
     assert row.startswith("| iic | 1 | iic | 0.500 | 0.700 | 0.900 | 0.950 |") and "6: 0.950 (25.0)" in row
     assert not any(line.startswith("| kmeans |") for line in lines)  # a run without a curve has no row
     assert curves_markdown(runs[1:]) == []
+
+
+def test_scored_curves_outlive_their_run_directory_while_the_stage_metrics_stay_the_same(tmp_path: Path) -> None:
+    from deepclust.bench.table import Run
+    from stages.bench import _kept_curve, read_scored_curves, scored_curves
+
+    stage = tmp_path / "seed1" / "iic"
+    stage.mkdir(parents=True)
+    (stage / "metrics.json").write_text('{"seconds": 10}')
+    curve = ((2, 0.5, 0.4), (3, 1.0, 0.6))
+    runs = [Run("iic", 1, {"acc": 0.6, "nmi": 0.5, "ari": 0.4}, curve=curve, curve_stage="iic"),
+            Run("kmeans", 1, {"acc": 0.5, "nmi": 0.4, "ari": 0.3})]
+    path = tmp_path / "curves.json"
+    path.write_text(json.dumps(scored_curves(runs, tmp_path)))
+    kept = read_scored_curves(path)
+    assert set(kept) == {"iic/1"}
+    assert _kept_curve(kept["iic/1"], tmp_path / "seed1") == {"curve": curve, "curve_stage": "iic"}
+    (stage / "metrics.json").write_text('{"seconds": 11}')  # the stage ran again: its old curve is not its own
+    assert _kept_curve(kept["iic/1"], tmp_path / "seed1") == {}
+    path.write_text("{not json")
+    assert read_scored_curves(path) == {} and read_scored_curves(tmp_path / "none.json") == {}
