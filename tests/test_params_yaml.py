@@ -64,17 +64,13 @@ def test_iic_restarts_on_mnist_only_where_heads_never_sit_collapsed_on_the_way()
     assert digits.restart_epoch is None
 
 
-def test_iic_mnist_tries_three_initialisations_within_its_20_minute_budget() -> None:
-    """IIC on MNIST: one initialisation in three reached 0.97, the others never caught up, so three trials train
-    9 epochs each and the lowest own loss continues; the K head has trained by the trial's end (epoch 9 is a
-    K-head epoch) and the total stays at the ~48 epochs (~21-23 s each on the 2-core CPU) the budget holds."""
+def test_iic_mnist_trains_one_initialisation_because_early_own_loss_picked_the_wrong_one() -> None:
+    """IIC trials on MNIST (3 x 9 epochs, the lowest own loss continues to 30) chose, on seed 0, the
+    initialisation with the lower epoch-9 loss but the lower ACC (0.587 at the end against 0.967 alone) and ran
+    23 minutes on the 2-core CPU: the preset trains one initialisation for 27 epochs (~10-14 min), trials off."""
     mnist = resolve(PARAMS, "iic", "mnist-parquet", None, ROOT / "params.yaml").settings
-    digits = resolve(PARAMS, "iic", "digits", None, ROOT / "params.yaml").settings
-    assert mnist.trials == 3 and mnist.trial_epochs == 9 and digits.trials == 1
-    cycle = mnist.overcluster_epochs + mnist.cluster_epochs
-    assert (mnist.trial_epochs - 1) % cycle >= mnist.overcluster_epochs  # its last epoch trains the K head
-    total = mnist.trials * mnist.trial_epochs + mnist.epochs - mnist.trial_epochs
-    assert total * 23 <= 20 * 60
+    assert mnist.trials == 1 and mnist.trial_epochs is None
+    assert mnist.epochs == 27 and mnist.restart_epoch == 6
 
 
 def test_scan_cifar10_parquet_pretext_fills_most_of_the_30_minute_cpu_budget() -> None:
