@@ -90,7 +90,7 @@ def main() -> int:
     params_path = args.out / "params.yaml"
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     graph = build_graph(params)
-    wanted = [i for i in graph.instances if set(i.used_by) & set(args.pipelines)]
+    wanted = graph.instances_for(args.pipelines)
     report: dict = {"dataset": args.dataset, "pipelines": args.pipelines, "stages": {}}
     try:
         import torch
