@@ -90,6 +90,9 @@ class SCANStrongTransform:
         hflip_prob: Probability of a horizontal flip.
         num_ops: Number of ops applied to every image, >= 0.
         cutout_max: Cutout side drawn uniformly from the integers [1, cutout_max]; 0 disables Cutout.
+        dense: Apply every op to the whole batch and keep it where it was drawn (no host sync per op: what a GPU
+            wants), or only to the images that drew it (13x less arithmetic: what a CPU wants). Both give the
+            same images from the same draws. None: dense on a GPU.
     """
 
     def __init__(
@@ -100,13 +103,14 @@ class SCANStrongTransform:
         hflip_prob: float = 0.5,
         num_ops: int = 4,
         cutout_max: int = 16,
+        dense: bool | None = None,
     ) -> None:
         self.mean, self.std = check_mean_std(mean, std)
         self.hflip_prob = check_probability("hflip_prob", hflip_prob)
         for name, value in (("num_ops", num_ops), ("cutout_max", cutout_max)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        self.num_ops, self.cutout_max = num_ops, cutout_max
+        self.num_ops, self.cutout_max, self.dense = num_ops, cutout_max, dense
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
         """Draw one strongly augmented view of every image.
@@ -120,6 +124,7 @@ class SCANStrongTransform:
         """
         check_images(images, self.mean)
         b, device = images.shape[0], images.device
+        dense = images.is_cuda if self.dense is None else self.dense
         x = TF.to_float(images)
         flip = torch.rand(b, generator=generator, device=device) < self.hflip_prob
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
@@ -129,13 +134,16 @@ class SCANStrongTransform:
             u = torch.rand(b, generator=generator, device=device)
             sign = torch.where(torch.rand(b, generator=generator, device=device) < 0.5, -1.0, 1.0)
             for op_id, (name, low, high) in enumerate(SCAN_OPS):
-                mask = op_ids == op_id
-                if name == "identity" or not bool(mask.any()):
+                if name == "identity":
                     continue
-                v = low + (high - low) * u[mask]
+                v = low + (high - low) * u
                 if name.startswith(("shear", "translate")):
-                    v = v * sign[mask]
-                x[mask] = _apply_op(name, x[mask], v)
+                    v = v * sign
+                mask = op_ids == op_id
+                if dense:
+                    x = torch.where(mask.view(-1, 1, 1, 1), _apply_op(name, x, v), x)
+                elif bool(mask.any()):
+                    x[mask] = _apply_op(name, x[mask], v[mask])
 
         x = TF.normalize(x, self.mean, self.std)
         if self.cutout_max > 0:

@@ -107,3 +107,15 @@ def test_invalid_arguments(kwargs: dict, name: str) -> None:
 def test_invalid_images() -> None:
     with pytest.raises(ValueError, match="channels"):
         SCANStrongTransform(mean=[0.0], std=[1.0])(_images(2, 8, 3), torch.Generator())
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_dense_ops_give_the_images_of_per_subset_ops(c: int) -> None:
+    # the GPU path (every op on the whole batch, kept where drawn) run on the CPU against the CPU path
+    images = _images(64, 16, c, seed=3)
+    kwargs = {"mean": [0.5] * c, "std": [0.25] * c, "num_ops": 4, "cutout_max": 8}
+    subsets = SCANStrongTransform(**kwargs, dense=False)(images, torch.Generator().manual_seed(7))
+    dense = SCANStrongTransform(**kwargs, dense=True)(images, torch.Generator().manual_seed(7))
+    assert torch.allclose(dense, subsets, atol=1e-5)
+    other = SCANStrongTransform(**kwargs, dense=True)(images, torch.Generator().manual_seed(8))
+    assert not torch.allclose(dense, other, atol=1e-3)  # the comparison can fail: other draws, other images
