@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from deepclust.engine import constant_schedule, cosine_schedule, predict
+from deepclust.engine import named_schedule, predict
 from deepclust.methods.autoencoder import AutoEncoderPretraining
 from deepclust.models import AutoEncoder, build_backbone
 from stages.common import entry, parser, start
@@ -28,8 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opt = make_optimizer(p.optimizer, method.parameters(), p.lr, p.momentum, p.weight_decay)
     batches = random_batches(job, len(inputs.train), lambda idx: {"images": inputs.train[idx]})
     steps = len(batches(0))
-    schedule = (cosine_schedule(p.lr, 0.0, p.epochs, steps, True) if p.schedule == "cosine"
-                else constant_schedule(p.lr, p.epochs, steps))
+    schedule = named_schedule(p.schedule, p.lr, p.epochs, steps)
     fp = run_fingerprint(job, [args.data / "train.npz", *([args.features] if args.features else [])])
     result, seconds = train(job, method, opt, batches, schedule, fp)
     # Held-out reconstruction error: the label-free quality signal of the pretraining.

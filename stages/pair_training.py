@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import torch
 
-from deepclust.engine import constant_schedule, predict
+from deepclust.engine import named_schedule, predict
 from deepclust.io import write_json
 from deepclust.methods import HeadSelector, PairClustering
 from deepclust.models import ClusteringHead, HeadModel, build_backbone
@@ -94,8 +94,9 @@ def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_tempera
             return chosen
 
         try:
-            result, seconds = train(job, method, opt, batches, constant_schedule(p.lr, p.epochs, len(batches(0))),
-                                    fp, epochs=trial_epochs if trial else None, on_epoch_end=select)
+            lr = named_schedule(p.schedule, p.lr, p.epochs, len(batches(0)))
+            result, seconds = train(job, method, opt, batches, lr, fp, epochs=trial_epochs if trial else None,
+                                    on_epoch_end=select)
             if not trial:
                 break
         except AllHeadsCollapsed as why:

@@ -156,6 +156,9 @@ class PairClusteringParams(_Optimised):
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
     optimizer: Literal["sgd", "adam"] = Field("adam", description="Adam in CC (3e-4), DCDC (1e-3), IIC (1e-4).")
+    schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="Learning rate over the run: constant (the references) or cosine to 0 by the last "
+        "epoch (settles the kept head where a constant rate leaves it jumping between epochs).")
     num_clusters: int | None = Field(None, ge=2, description="K of the predicting head; None: the data set's classes.")
     overcluster: int | None = Field(
         None, ge=2, description="K of the auxiliary overclustering head (IIC: 70 CIFAR-10, 50 MNIST; DCDC: 70); None: "

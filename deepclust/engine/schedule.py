@@ -33,3 +33,12 @@ def step_schedule(value: float, epochs: int, iters_per_epoch: int, milestones: l
     """`value`, multiplied by `gamma` at each milestone epoch (IDFD: x0.1 at 600, 950, 1300, 1650 of 2000)."""
     drops = np.searchsorted(np.sort(np.asarray(milestones)), np.arange(epochs), side="right")
     return np.repeat(value * gamma ** drops, iters_per_epoch).astype(np.float64)
+
+
+def named_schedule(name: str, value: float, epochs: int, iters_per_epoch: int) -> np.ndarray:
+    """The schedule a preset names: "constant" at `value`, or "cosine" from `value` to 0 per step."""
+    if name == "constant":
+        return constant_schedule(value, epochs, iters_per_epoch)
+    if name == "cosine":
+        return cosine_schedule(value, 0.0, epochs, iters_per_epoch, True)
+    raise ValueError(f"unknown learning-rate schedule {name!r}; use 'constant' or 'cosine'")

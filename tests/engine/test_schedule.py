@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from deepclust.engine import constant_schedule, cosine_schedule
+from deepclust.engine import constant_schedule, cosine_schedule, named_schedule
 
 
 @pytest.mark.parametrize(("epochs", "iters"), [(1, 1), (3, 4), (10, 7)])
@@ -48,3 +48,10 @@ def test_cosine_increasing_when_final_above_base() -> None:
 def test_constant() -> None:
     s = constant_schedule(1e-4, 3, 5)
     assert s.shape == (15,) and s.dtype == np.float64 and np.all(s == 1e-4)
+
+
+def test_a_named_schedule_is_the_constant_or_the_per_step_cosine_to_zero() -> None:
+    assert np.array_equal(named_schedule("constant", 1e-3, 3, 5), constant_schedule(1e-3, 3, 5))
+    assert np.array_equal(named_schedule("cosine", 1e-3, 3, 5), cosine_schedule(1e-3, 0.0, 3, 5, True))
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
+        named_schedule("step", 1e-3, 3, 5)

@@ -3,7 +3,9 @@ metrics, resume, and one-line errors."""
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,23 @@ def test_cc_keeps_one_sub_head_and_reports_cluster_usage(work: Path, params_file
     assert run_stage(cc, args) == 0
     again = json.loads((out / "metrics.json").read_text())
     assert again["resumed_at_epoch"] == 2 and again["selected_epoch"] == metrics["selected_epoch"]
+
+
+def test_a_cosine_schedule_decays_the_pair_clustering_learning_rate_every_epoch(work: Path, tmp_path: Path) -> None:
+    """`schedule: cosine` lowers the rate from `lr` towards 0 by the last epoch; the default keeps it constant."""
+    def lrs(params: Path) -> list[float]:
+        assert run_stage(cc, argv("cc", work, params)) == 0
+        with (out_dir(work, "cc") / "run" / "log.csv").open() as f:
+            return [float(row["lr"]) for row in csv.DictReader(f)]
+
+    longer = {"epochs": 4}
+    constant = lrs(write_params(tmp_path / "constant.yaml", lambda p: p["cc"]["digits"].update(longer)))
+    base = constant[0]
+    assert len(constant) == 4 and all(lr == pytest.approx(base) for lr in constant)
+    shutil.rmtree(out_dir(work, "cc"))
+    cosine = lrs(write_params(tmp_path / "cosine.yaml", lambda p: p["cc"]["digits"].update(longer, schedule="cosine")))
+    assert len(cosine) == 4 and all(a > b for a, b in zip(cosine, cosine[1:], strict=False))
+    assert cosine[0] < base and cosine[-1] < 0.05 * base
 
 
 def test_iic_selects_only_among_epochs_that_trained_the_k_head(work: Path, params_file: Path) -> None:
