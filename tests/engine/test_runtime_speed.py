@@ -93,7 +93,9 @@ def test_speed_options_train_the_same_model(channels_last: bool, backend: str | 
 
 def test_bf16_autocast_trains_close_to_fp32() -> None:
     # The GPU default (bf16 autocast) run on the CPU: the forward runs in bf16, the weights stay fp32, and the
-    # losses of two epochs follow the fp32 run's (bf16 keeps 8 mantissa bits, so only to about 1%).
+    # losses of two epochs follow the fp32 run's. bf16 keeps 8 mantissa bits, and which bf16 kernels run depends on
+    # the CPU (one fresh-clone machine differed by 2.1% in the first epoch), so the margin is 5%: a broken autocast
+    # (NaN, fp32 weights cast away, a diverged run) still misses it by far.
     assert Runtime.auto(device="cpu").amp_dtype is None  # the CPU default stays fp32
     losses = {}
     for amp_dtype in (None, torch.bfloat16):
@@ -104,7 +106,7 @@ def test_bf16_autocast_trains_close_to_fp32() -> None:
             out = method.model.backbone(IMAGES[:2].permute(0, 3, 1, 2).float())
         assert out.dtype == (torch.bfloat16 if amp_dtype else torch.float32)
     assert losses[torch.bfloat16] != losses[None]  # autocast did change the arithmetic
-    assert losses[torch.bfloat16] == pytest.approx(losses[None], rel=0.02)
+    assert losses[torch.bfloat16] == pytest.approx(losses[None], rel=0.05)
 
 
 _MALLOC_PROBE = """
