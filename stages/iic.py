@@ -14,9 +14,7 @@ from stages.pair_training import train_pair_clustering
 def main(argv: Sequence[str] | None = None) -> int:
     """Trains head A (overclustering) then head B; keeps the sub-head/epoch with the lowest IIC loss (not ACC)."""
     job = start(IICParams, parser(__doc__, "data", "run-dir", "out"), argv)
-    p = job.params
-    return train_pair_clustering(job, IICLoss(p.lamb, gather_distributed=True), restart_epoch=p.restart_epoch,
-                                 restarts=p.restarts, trials=p.trials, trial_epochs=p.trial_epochs)
+    return train_pair_clustering(job, IICLoss(job.params.lamb, gather_distributed=True))
 
 
 if __name__ == "__main__":

@@ -29,21 +29,21 @@ def restart_seed(seed: int, attempt: int) -> int:
     return seed + 7919 * attempt
 
 
-def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_temperature: float | None = None,
-                          restart_epoch: int | None = None, restarts: int = 0, trials: int = 1,
-                          trial_epochs: int | None = None) -> int:
+def train_pair_clustering(job: Job, pair_loss: torch.nn.Module, instance_temperature: float | None = None) -> int:
     """Trains `PairClustering` with `pair_loss` on the job's params; saves the kept one-head model.
 
-    When `restart_epoch` is set and, after that epoch, every sub-head of the K head is collapsed (IIC on MNIST:
-    one seed in three stays at 6 of 10 clusters from its first K-head epoch and never leaves), training starts
-    over from a new initialisation, at most `restarts` times; the batches and views are the same. No labels.
+    When the params' `restart_epoch` is set and, after that epoch, every sub-head of the K head is collapsed (IIC
+    on MNIST: one seed in three stays at 6 of 10 clusters from its first K-head epoch and never leaves), training
+    starts over from a new initialisation, at most `restarts` times; the batches and views are the same. No labels.
 
     With `trials` > 1, `trials` initialisations each train `trial_epochs` epochs (one all-collapsed after
     `restart_epoch` ends early); the one whose kept sub-head has the lowest own loss (collapsed last) continues
     to the job's epochs, the others are dropped (IIC on MNIST: the runs that reach 0.97 are ahead in loss early,
-    those that merge digits never catch up). No labels.
+    those that merge digits never catch up; CC on MNIST lands in a good or a merged-digits mode the same way).
+    No labels.
     """
     p, args = job.params, job.args
+    restart_epoch, restarts, trials, trial_epochs = p.restart_epoch, p.restarts, p.trials, p.trial_epochs
     images = training_images(job)
     inputs = model_inputs(job, False)
     mean, std = normalisation(job.data.card, job.facts)

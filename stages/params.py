@@ -173,7 +173,16 @@ class PairClusteringParams(_Optimised):
     original: AugmentParams | None = Field(
         None, description="The first ('original') view's augmentation (DCDC, IIC: a crop); None: like `augment`.")
     augment: AugmentParams = Field(description="The views' augmentation, stated by every preset (AugmentParams).")
-
+    restart_epoch: int | None = Field(
+        None, ge=1, description="After this epoch, if every sub-head of the K head is collapsed (cluster_usage), "
+        "training starts over from a new initialisation (and a trial ends); None: never (a preset whose heads sit "
+        "collapsed for many epochs before they move, such as IIC on digits, must not set it).")
+    restarts: int = Field(2, ge=0, description="The most times `restart_epoch` starts training over.")
+    trials: int = Field(
+        1, ge=1, description="Initialisations that each train `trial_epochs` epochs; the one with the lowest own "
+        "loss (collapsed last) continues to `epochs`, the others are dropped. No labels. Where a method lands in a "
+        "good or a merged-classes mode by its initialisation (IIC, CC on MNIST), this buys the good one.")
+    trial_epochs: int | None = Field(None, ge=1, description="Epochs of each trial (with `trials` > 1).")
 
     @model_validator(mode="after")
     def _k_head_is_trained(self) -> PairClusteringParams:
@@ -181,4 +190,11 @@ class PairClusteringParams(_Optimised):
         if self.overcluster is not None and self.epochs <= self.overcluster_epochs:
             raise ValueError(f"epochs={self.epochs} never trains the K head (each cycle is {self.overcluster_epochs} "
                              f"overclustering + {self.cluster_epochs} K-head epochs)")
+        return self
+
+    @model_validator(mode="after")
+    def _trials_end_before_the_run(self) -> PairClusteringParams:
+        if self.trials > 1 and not (self.trial_epochs and self.trial_epochs < self.epochs):
+            raise ValueError(f"trials={self.trials} needs trial_epochs below epochs={self.epochs} "
+                             f"(got {self.trial_epochs})")
         return self

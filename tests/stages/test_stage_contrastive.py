@@ -36,6 +36,22 @@ def test_cc_keeps_one_sub_head_and_reports_cluster_usage(work: Path, params_file
     assert again["resumed_at_epoch"] == 2 and again["selected_epoch"] == metrics["selected_epoch"]
 
 
+def test_cc_trials_continue_the_initialisation_with_the_lowest_own_loss(
+        work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Trials are the pair-clustering recipe's, not IIC's: CC (whose MNIST low seeds merge two digits) takes them."""
+    params = write_params(tmp_path / "params.yaml", lambda p: p["cc"]["digits"].update(
+        epochs=3, trials=2, trial_epochs=1))
+    assert run_stage(cc, argv("cc", work, params)) == 0
+    out = out_dir(work, "cc")
+    saved = json.loads((out / "run" / "attempt.json").read_text())
+    losses = [t["val_loss"] for t in saved["trials"]]
+    assert len(losses) == 2 and losses[0] != losses[1]  # two initialisations, each scored by its own loss
+    assert saved["winner"] == min(range(2), key=lambda r: (saved["trials"][r]["collapsed"], losses[r]))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["trial_losses"]) == 2 and metrics["resumed_at_epoch"] == 1
+    assert f"trial {saved['winner'] + 1} continues to epoch 3" in capsys.readouterr().out
+
+
 def test_a_cosine_schedule_decays_the_pair_clustering_learning_rate_every_epoch(work: Path, tmp_path: Path) -> None:
     """`schedule: cosine` lowers the rate from `lr` towards 0 by the last epoch; the default keeps it constant."""
     def lrs(params: Path) -> list[float]:
