@@ -82,9 +82,9 @@ def estimated_k(graph: Graph, ds: str, pipelines: list[str] | tuple[str, ...]) -
     added: dict[str, Instance] = {}
     reads: dict[str, str] = {}
     for inst in graph.instances_for(pipelines):
-        if "num_classes" not in KINDS[inst.kind].facts or \
-                resolve(graph.params, inst.kind, ds, inst.variant).settings.num_clusters is not None:
-            continue
+        settings = resolve(graph.params, inst.kind, ds, inst.variant).settings
+        if "num_classes" not in KINDS[inst.kind].facts or getattr(settings, "num_clusters", 0) is not None:
+            continue  # no K to estimate: the stage sets its own, or has none (a budget curve's k-means skips)
         before = [graph.instance(n) for n in inst.upstream]
         source = next((i.name for i in reversed(before) if "features" in KINDS[i.kind].outputs), "embed")
         if source == "embed" and not any(i.name == "embed" for i in graph.instances):

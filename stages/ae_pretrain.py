@@ -10,6 +10,7 @@ from deepclust.engine import named_schedule, predict
 from deepclust.methods.autoencoder import AutoEncoderPretraining
 from deepclust.models import AutoEncoder, build_backbone
 from stages.common import entry, parser, start
+from stages.curve import kmeans_curve
 from stages.inputs import network_inputs
 from stages.kinds.ae_pretrain import AEPretrainParams
 from stages.training import finish, make_optimizer, random_batches, run_fingerprint, train
@@ -30,7 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = len(batches(0))
     schedule = named_schedule(p.schedule, p.lr, p.epochs, steps)
     fp = run_fingerprint(job, [args.data / "train.npz", *([args.features] if args.features else [])])
-    result, seconds = train(job, method, opt, batches, schedule, fp)
+    # The curve: k-means on the embedding, as DEC starts from it (the pipeline's budget is mostly this stage).
+    result, seconds = train(job, method, opt, batches, schedule, fp,
+                            on_epoch_end=kmeans_curve(job, autoencoder.backbone, inputs, fp, l2_normalize=False))
     # Held-out reconstruction error: the label-free quality signal of the pretraining.
     reconstruction = predict(lambda x: autoencoder(x)[1] - x.flatten(1), inputs.test, transform, job.runtime, 1024)
     test_mse = float(reconstruction.pow(2).mean())

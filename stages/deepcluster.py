@@ -12,7 +12,8 @@ from deepclust.methods.deepcluster import DeepCluster
 from deepclust.models import HeadModel, IdentityHead, build_backbone
 from deepclust.transforms import EvalTransform, SimCLRViewTransform
 from stages.common import entry, normalisation, parser, start
-from stages.inputs import training_images
+from stages.curve import kmeans_curve
+from stages.inputs import model_inputs, training_images
 from stages.kinds.deepcluster import DeepClusterParams
 from stages.training import finish, run_fingerprint, train
 
@@ -39,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = max(1, int(round(p.reassign * len(images))) // p.batch_size)
     fp = run_fingerprint(job, [args.data / "train.npz"])
     # A constant rate, as the reference: a decayed one leaves each epoch's new top layer untrained at the end.
-    result, seconds = train(job, method, opt, batches, constant_schedule(p.lr, p.epochs, steps), fp)
+    result, seconds = train(job, method, opt, batches, constant_schedule(p.lr, p.epochs, steps), fp,
+                            on_epoch_end=kmeans_curve(job, backbone, model_inputs(job, False), fp))
     last = result.history[-1]
     finish(job, HeadModel(backbone, IdentityHead()), {
         "loss": last.get("loss"), "nmi_previous": last.get("nmi_previous"), "epochs": p.epochs,

@@ -11,7 +11,8 @@ from deepclust.methods import IDFD
 from deepclust.models import build_backbone
 from deepclust.transforms import SimCLRViewTransform
 from stages.common import entry, normalisation, parser, start
-from stages.inputs import training_images
+from stages.curve import kmeans_curve
+from stages.inputs import model_inputs, training_images
 from stages.kinds.idfd import IDFDParams
 from stages.training import finish, random_batches, run_fingerprint, train
 
@@ -30,7 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     batches = random_batches(job, len(images), lambda idx: {"images": images[idx], "index": idx})
     fp = run_fingerprint(job, [args.data / "train.npz"])
     result, seconds = train(job, method, opt, batches,
-                            step_schedule(p.lr, p.epochs, len(batches(0)), p.lr_milestones), fp)
+                            step_schedule(p.lr, p.epochs, len(batches(0)), p.lr_milestones), fp,
+                            on_epoch_end=kmeans_curve(job, method.model, model_inputs(job, False), fp))
     last = result.history[-1]
     finish(job, method.model, {
         "loss": last.get("loss"), "instance": last.get("instance"), "decorrelation": last.get("decorrelation"),

@@ -11,7 +11,8 @@ from deepclust.methods.pcl import PCL
 from deepclust.models import build_backbone
 from deepclust.transforms import EvalTransform, SimCLRTransform
 from stages.common import entry, normalisation, parser, start
-from stages.inputs import training_images
+from stages.curve import kmeans_curve
+from stages.inputs import model_inputs, training_images
 from stages.kinds.pcl import PclParams
 from stages.training import finish, random_batches, run_fingerprint, train
 
@@ -33,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fp = run_fingerprint(job, [args.data / "train.npz"])
     result, seconds = train(job, method, opt, batches,
                             cosine_schedule(p.lr, p.lr * p.min_lr_fraction, p.epochs, steps, True), fp,
-                            sync_batchnorm=False)  # MoCo's shuffle-BN relies on per-process statistics
+                            sync_batchnorm=False,  # MoCo's shuffle-BN relies on per-process statistics
+                            on_epoch_end=kmeans_curve(job, method.model, model_inputs(job, False), fp))
     last = result.history[-1]
     finish(job, method.model, {
         "loss": last.get("loss"), "info_nce": last.get("info_nce"), "proto_nce": last.get("proto_nce"),

@@ -152,7 +152,10 @@ def resolve(raw: Mapping[str, Any], kind: str, dataset: str, pipeline: str | Non
     facts = {f: stated[f] for f in declared.facts if f != "num_classes" and stated[f] is not None}
     extra = [name for name, _ in layers[1:]]
     k_default = "num_clusters" in model.model_fields and settings.get("num_clusters") is None
-    if "num_classes" in declared.facts and ("num_clusters" not in model.model_fields or k_default):
+    # A set K does not read the class count, unless the stage makes no clusters itself: its own k is a training
+    # setting (DeepCluster's 100), and the class count is its budget curve's k-means K.
+    if "num_classes" in declared.facts and ("num_clusters" not in model.model_fields or k_default
+                                            or "predictions" not in declared.outputs):
         if k_default:  # a number: K; `auto`: the stage reads the estimate (`--k`) when it starts
             settings["num_clusters"] = ds.num_classes if ds.k_range is None else None
         facts["num_classes"] = stated["num_classes"]
@@ -164,7 +167,7 @@ def resolve(raw: Mapping[str, Any], kind: str, dataset: str, pipeline: str | Non
     for name, block in layers:
         given = flatten(block)
         origin.update({key: name for key in origin if any(key == k or key.startswith(f"{k}.") for k in given)})
-    if "num_classes" in facts and "num_clusters" in origin:
+    if k_default and "num_classes" in facts:
         origin["num_clusters"] = f"datasets.{dataset}.num_classes" + (" (estimated: --k)" if ds.k_range else "")
     origin.update({f"datasets.{dataset}.{fact}": f"datasets.{dataset}" for fact in facts})
     keys = [name for name, _ in layers] + [f"datasets.{dataset}.{fact}" for fact in facts]

@@ -160,7 +160,9 @@ def curves_markdown(runs: Iterable[Run]) -> list[str]:
         return []
     lines = ["", "## Budget curves (test ACC of the head the stage would keep, against its training minutes)", "",
              "Is the budget or the recipe the limit? Each training stage records the test split's clusters after "
-             "every epoch that trained its kept head (no labels while training); only this table scores them.", "",
+             "every epoch that trained its kept head (no labels while training); only this table scores them. "
+             "A stage that a k-means follows (DeepCluster, PCL, IDFD, DEC's autoencoder) records the clusters of "
+             "a k-means with K = the classes on its features (fitted on 10,000 training images) instead.", "",
              "| pipeline | seed | stage | " + " | ".join(f"<= {m} min" for m in BUDGET_MINUTES)
              + " | epoch: ACC (minutes) |", "|---|---|---|" + "---|" * len(BUDGET_MINUTES) + "---|"]
     for r in sorted(runs, key=lambda r: (r.pipeline, r.seed)):

@@ -64,7 +64,8 @@ class Kind:
         desc: One line for the generated dvc.yaml.
         inputs: What it consumes.
         outputs: Artifact types it writes into its output folder (plus `metrics.json` and `params.json`).
-        facts: The `datasets.<ds>` keys it reads (FACTS); `num_classes` only when its K is not set.
+        facts: The `datasets.<ds>` keys it reads (FACTS): `num_classes` for a K that is not set, or for its
+            budget curve's k-means (a stage whose clusters a k-means makes downstream).
         plots: Extra files it writes next to its metrics.
         trains: Keeps an epoch checkpoint in a persistent `run/` folder (resume after a kill).
         seeded: Runs once per seed (everything but `prepare`, which decodes the data once).

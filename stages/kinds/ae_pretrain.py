@@ -16,7 +16,8 @@ from stages.params import _Optimised
 
 class AEPretrainParams(_Optimised, kind=Kind(
         "ae_pretrain", "DEC/IDEC autoencoder d-500-500-2000-10 trained to reconstruct its input (pixels or features)",
-        inputs=(DATA, Input("--features", "features", required=False)), outputs=("backbone",), trains=True,
+        inputs=(DATA, Input("--features", "features", required=False)), outputs=("backbone",), facts=("num_classes",),
+        trains=True,
         selection="autoencoder: last epoch")):
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")

@@ -14,7 +14,7 @@ from stages.params import AugmentParams, _Optimised
 
 class DeepClusterParams(_Optimised, kind=Kind(
         "deepcluster", "DeepCluster: k-means pseudo-labels of PCA-whitened features, a classifier, every epoch",
-        inputs=(DATA,), outputs=("backbone",), facts=("mean", "std"), trains=True,
+        inputs=(DATA,), outputs=("backbone",), facts=("num_classes", "mean", "std"), trains=True,
         selection="DeepCluster: last epoch")):
     backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn | small_cnn_s2.")
     width: int = Field(32, ge=1, description="small_cnn(_s2) width (ignored by the ResNets).")

@@ -57,6 +57,13 @@ def test_a_set_k_does_not_read_the_class_count(tmp_path: Path) -> None:
     assert r.layers["num_clusters"] == "kmeans.digits"
 
 
+def test_a_stage_that_makes_no_clusters_reads_the_class_count_beside_its_own_k(tmp_path: Path) -> None:
+    """DeepCluster's k (20 here, 100 on MNIST) is a training setting; the class count is its budget curve's K."""
+    r = load("deepcluster", DS, write_params(tmp_path / "params.yaml"))
+    assert r.settings.num_clusters == 20 and r.layers["num_clusters"] == "deepcluster.digits"
+    assert r.facts["num_classes"] == 10 and r.keys[-1] == f"datasets.{DS}.num_classes"
+
+
 def test_the_record_is_what_a_fingerprint_hashes(tmp_path: Path) -> None:
     """A scan override changes scan's record only: the pretext checkpoint's fingerprint stays valid."""
     plain = write_params(tmp_path / "a.yaml")

@@ -1,10 +1,14 @@
 """dec, ae_pretrain, deepcluster and pcl stages beyond the end-to-end chain: any backbone into dec, IDEC's
-need for a decoder, resume of the autoencoder, and one-line errors."""
+need for a decoder, resume of the autoencoder, the budget curves of the stages a k-means follows, and one-line
+errors."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 import torch
@@ -52,6 +56,27 @@ def test_ae_pretrain_resumes_from_its_checkpoint(work: Path, params_file: Path,
     again = json.loads((out_dir(work, "ae_pretrain") / "metrics.json").read_text())
     assert again["resumed_at_epoch"] == first["epochs"] and again["loss"] == first["loss"]
     assert "resuming from epoch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["deepcluster", "pcl", "idfd", "ae_pretrain"])
+def test_stages_a_kmeans_follows_keep_a_budget_curve_of_a_kmeans_on_their_features(
+        name: str, work: Path, tmp_path: Path) -> None:
+    """After every epoch: the test split's clusters of a k-means with the data set's K (10 digits) on the stage's
+    features, with the training seconds so far; a data set that leaves K to an estimate (`auto`) has no K for it."""
+    module = importlib.import_module(f"stages.{name}")
+    params = write_params(tmp_path / "params.yaml")
+    assert run_stage(module, argv(name, work, params)) == 0
+    test_rows = json.loads((out_dir(work, "prepare") / "card.json").read_text())["splits"]["test"]["n"]
+    with np.load(out_dir(work, name) / "run" / "curve.npz") as f:
+        epochs, seconds, assignments = f["epochs"].tolist(), f["seconds"].tolist(), f["assignments"]
+    assert epochs == [1, 2] and 0 < seconds[0] < seconds[1]
+    assert assignments.shape == (2, test_rows) and assignments.min() >= 0 and assignments.max() < 10
+    assert len(np.unique(assignments[-1])) >= 5  # k-means clusters, not one constant
+
+    auto = write_params(tmp_path / "auto.yaml", lambda p: p["datasets"]["digits"].update(num_classes="auto"))
+    again = tmp_path / "again"
+    assert run_stage(module, argv(name, work, auto, out=again, run_dir=again / "run")) == 0
+    assert (again / "model.pt").exists() and not (again / "run" / "curve.npz").exists()
 
 
 def test_missing_upstream_model_is_one_line(work: Path, params_file: Path, tmp_path: Path,
