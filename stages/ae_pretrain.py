@@ -10,9 +10,9 @@ from deepclust.engine import named_schedule, predict
 from deepclust.methods.autoencoder import AutoEncoderPretraining
 from deepclust.models import AutoEncoder, build_backbone
 from stages.common import entry, parser, start
-from stages.curve import kmeans_curve
 from stages.inputs import network_inputs
 from stages.kinds.ae_pretrain import AEPretrainParams
+from stages.kmeans_curve import kmeans_curve
 from stages.training import finish, make_optimizer, random_batches, run_fingerprint, train
 
 

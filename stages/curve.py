@@ -1,6 +1,6 @@
 """Budget curves: the test split's cluster of every sample after each epoch that trained the predicting head, with
 the training seconds spent so far, kept in the stage's run directory (`run/curve.npz`). Stages that leave the
-clustering to a k-means downstream record the clusters of a k-means on their features instead (`kmeans_curve`).
+clustering to a k-means downstream record the clusters of a k-means on their features (stages/kmeans_curve.py).
 
 The stage writes them without reading a label, as it writes its final predictions; `scripts/budget_curve.py`
 scores them afterwards (ACC per epoch and per minute: is the budget or the recipe the limit?). A resumed run
@@ -9,18 +9,11 @@ keeps the epochs it had; a changed run (another fingerprint) starts a new curve.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
-from deepclust.cluster import distances, kmeans
-from deepclust.engine import predict
 from deepclust.io import atomic_path
-from stages.common import Job
-from stages.inputs import ModelInputs
 
 CURVE_FILE = "curve.npz"
 
@@ -67,31 +60,3 @@ class BudgetCurve:
                 np.savez(fh, fingerprint=np.array(self.fingerprint), epochs=np.array(self.epochs),
                          seconds=np.array(self.seconds), assignments=np.stack(self.assignments))
 
-
-def kmeans_curve(job: Job, features: nn.Module, inputs: ModelInputs, fp: str, l2_normalize: bool = True,
-                 fit_samples: int = 10_000) -> Callable[[int, dict[str, float]], None] | None:
-    """`on_epoch_end` for the stages whose clusters k-means makes downstream (DeepCluster, PCL, IDFD; DEC's
-    autoencoder): after every epoch, k-means with K = the data set's classes, fitted on FEATURES' output for a
-    fixed random subset of the training split (unit-norm rows when `l2_normalize`, as those pipelines' k-means),
-    assigns the test split, and the budget curve keeps those clusters. No labels; None when the data set does not
-    state its number of classes (`auto`), as there is then no K to cluster with."""
-    k = job.facts.get("num_classes")
-    if not isinstance(k, int) or job.args.run_dir is None:
-        return None
-    transform = inputs.eval_transform(job)
-    order = torch.randperm(len(inputs.train), generator=torch.Generator().manual_seed(job.args.seed))
-    fit_rows = inputs.train[order[:fit_samples]]
-    curve = BudgetCurve(job.args.run_dir, fp)
-
-    def embed(rows: torch.Tensor) -> np.ndarray:
-        x = predict(features, rows, transform, job.runtime, 512, "curve").flatten(1).numpy()
-        if l2_normalize:
-            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        return np.ascontiguousarray(x, dtype=np.float32)
-
-    def record(epoch: int, metrics: dict[str, float]) -> None:
-        curve.tick(metrics["seconds"])
-        centroids = kmeans(embed(fit_rows), k, seed=job.args.seed, niter=20, nredo=1).centroids
-        curve.record(epoch + 1, distances(embed(inputs.test), centroids).argmin(1), job.runtime.is_main)
-
-    return record

@@ -12,9 +12,9 @@ from deepclust.methods.deepcluster import DeepCluster
 from deepclust.models import HeadModel, IdentityHead, build_backbone
 from deepclust.transforms import EvalTransform, SimCLRViewTransform
 from stages.common import entry, normalisation, parser, start
-from stages.curve import kmeans_curve
 from stages.inputs import model_inputs, training_images
 from stages.kinds.deepcluster import DeepClusterParams
+from stages.kmeans_curve import kmeans_curve
 from stages.training import finish, run_fingerprint, train
 
 

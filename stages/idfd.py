@@ -11,9 +11,9 @@ from deepclust.methods import IDFD
 from deepclust.models import build_backbone
 from deepclust.transforms import SimCLRViewTransform
 from stages.common import entry, normalisation, parser, start
-from stages.curve import kmeans_curve
 from stages.inputs import model_inputs, training_images
 from stages.kinds.idfd import IDFDParams
+from stages.kmeans_curve import kmeans_curve
 from stages.training import finish, random_batches, run_fingerprint, train
 
 

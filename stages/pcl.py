@@ -11,9 +11,9 @@ from deepclust.methods.pcl import PCL
 from deepclust.models import build_backbone
 from deepclust.transforms import EvalTransform, SimCLRTransform
 from stages.common import entry, normalisation, parser, start
-from stages.curve import kmeans_curve
 from stages.inputs import model_inputs, training_images
 from stages.kinds.pcl import PclParams
+from stages.kmeans_curve import kmeans_curve
 from stages.training import finish, random_batches, run_fingerprint, train
 
 

@@ -14,7 +14,8 @@ from stages.params import AugmentParams, _Optimised
 
 class IDFDParams(_Optimised, kind=Kind(
         "idfd", "IDFD: instance discrimination over a memory bank + feature decorrelation (128-d)",
-        inputs=(DATA,), outputs=("backbone",), facts=("num_classes", "mean", "std"), trains=True, selection="IDFD: last epoch")):
+        inputs=(DATA,), outputs=("backbone",), facts=("num_classes", "mean", "std"), trains=True,
+        selection="IDFD: last epoch")):
     backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn | small_cnn_s2.")
     width: int = Field(32, ge=1, description="small_cnn(_s2) width (ignored by the ResNets).")
     samples_per_epoch: int | None = Field(

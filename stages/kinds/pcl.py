@@ -14,7 +14,8 @@ from stages.params import AugmentParams, _Optimised
 
 class PclParams(_Optimised, kind=Kind(
         "pcl", "PCL: MoCo (momentum encoder, queue) + ProtoNCE on k-means prototypes at several granularities",
-        inputs=(DATA,), outputs=("backbone",), facts=("num_classes", "mean", "std"), trains=True, selection="PCL: last epoch")):
+        inputs=(DATA,), outputs=("backbone",), facts=("num_classes", "mean", "std"), trains=True,
+        selection="PCL: last epoch")):
     samples_per_epoch: int | None = Field(
         None, ge=1, description="Random samples drawn per epoch (None: all of them); a CPU budget on large sets.")
     backbone: str = Field(description="resnet18 | resnet34 | resnet18_stl | small_cnn | small_cnn_s2.")

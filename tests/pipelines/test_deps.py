@@ -103,3 +103,14 @@ def test_closure_follows_package_inits_and_function_level_imports(tmp_path: Path
                                                      "deepclust.sub.a", "deepclust.late"}
     assert stage_deps(tmp_path, "s") == ["stages/s.py", "deepclust/__init__.py", "deepclust/late.py",
                                          "deepclust/sub", "stages/__init__.py"]
+
+
+def test_the_stages_that_predict_clusters_do_not_depend_on_the_budget_curves_k_means() -> None:
+    """The k-means of a budget curve is the business of the stages a k-means follows: editing it re-runs those,
+    not SCAN, CC, DCDC or IIC (which keep curves of their own clusters)."""
+    assert "stages/kmeans_curve.py" in stage_deps(ROOT, "deepcluster")
+    assert "deepclust/cluster/kmeans.py" in stage_deps(ROOT, "idfd")
+    for kind in ("scan", "cc", "dcdc", "iic"):
+        deps = stage_deps(ROOT, kind)
+        assert "stages/curve.py" in deps, kind
+        assert not any(d.startswith("deepclust/cluster") or d == "stages/kmeans_curve.py" for d in deps), (kind, deps)

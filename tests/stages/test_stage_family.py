@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 import torch
 from stage_helpers import argv, out_dir, run_stage, stderr_error_line, write_params
