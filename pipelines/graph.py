@@ -148,9 +148,6 @@ class Graph:
         names = {i.name for p in pipelines for i in self.chain(p)}
         return [i for i in self.instances if i.name in names]
 
-    def is_asked(self, pipeline: str, dataset: str, seed: int) -> bool:
-        return pipeline in self.asked().get((dataset, seed), [])
-
 
 def gather_runs(runs: Iterable[Run]) -> dict[tuple[str, int], list[str]]:
     out: dict[tuple[str, int], list[str]] = {}
