@@ -14,7 +14,7 @@ import yaml
 from pipelines import HOLDERS, DeclarationError, materialised, stale_files, sync
 from pipelines.declare import ensure_asked, with_run
 from pipelines.graph import Run
-from pipelines.render import HEADER
+from pipelines.render import BENCH_DIR, HEADER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ def _copy(tmp_path: Path) -> Path:
 
 
 def _running_bench_files(folder: str, names: list[str]) -> list[str]:
-    return ["dvc.yaml"] if "bench" in Path(folder).relative_to(ROOT).parts and "dvc.yaml" in names else []
+    return ["dvc.yaml"] if Path(folder).is_relative_to(ROOT / BENCH_DIR) and "dvc.yaml" in names else []
 
 
 def _declare(root: Path, **changes: object) -> None:

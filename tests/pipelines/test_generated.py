@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from pipelines import load_graph
-from pipelines.render import HEADER, instance_dir, render_all, render_bench_files, stage_file
+from pipelines.render import BENCH_DIR, HEADER, instance_dir, render_all, render_bench_files, stage_file
 from stages.resolve import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def test_one_file_per_data_set_and_seed_asked_for_holding_exactly_its_stages() -
     # A benchmark running in this checkout has its own files under pipelines/bench (`pipelines check` tells stale
     # ones from those); the checked-in graph is the rest.
     generated = {p.relative_to(ROOT).as_posix() for p in (ROOT / "pipelines").rglob("dvc.yaml")
-                 if "bench" not in p.relative_to(ROOT / "pipelines").parts}
+                 if not p.is_relative_to(ROOT / BENCH_DIR)}
     assert generated == {stage_file(ds, seed) for ds, seed in live} | {stage_file(ds, None) for ds, _ in live}
     for (ds, seed), pipelines in live.items():
         text = (ROOT / stage_file(ds, seed)).read_text()
