@@ -79,7 +79,7 @@ HOLDERS = Path(".dvc") / "tmp" / "benches"  # a file per running benchmark: <pid
 def _holders(root: Path) -> tuple[bool, list[Run], list[str]]:
     """(whether a benchmark is running now, the runs and the tables they need); a holder whose process is gone is
     dropped."""
-    alive, runs, tables = False, [], []
+    alive, runs, tables = False, [], []  # type: tuple[bool, list[Run], list[str]]
     for path in sorted((Path(root) / HOLDERS).glob("*.json")):
         try:
             os.kill(int(path.name.split("-")[0]), 0)

@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from deepclust.errors import DeepclustError
 from pipelines import (
@@ -37,7 +38,8 @@ from pipelines.render import BENCH_DIR, bench_argv, instance_dir, located
 from stages.resolve import resolve
 
 RUNTIME_ENV = ("OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "DEEPCLUST_COMPILE", "DEEPCLUST_CHANNELS_LAST",
-               "DEEPCLUST_MALLOC_TUNING")  # not params: they change speed, and floating-point summation order
+               "DEEPCLUST_AMP", "DEEPCLUST_MALLOC_TUNING")  # not params: they change speed and floating-point
+                                                            # arithmetic (summation order; bf16), not the method
 
 
 def _dvc(*args: str) -> int:
@@ -181,7 +183,7 @@ def _show(pipeline: str, dataset: str, stage: str | None, as_json: bool) -> int:
             names = ", ".join(f"{i.kind} ({i.name})" for i in graph.chain(pipeline))
             raise DeclarationError(f"pipeline {pipeline} has no stage {stage!r}; its stages: {names}")
     seed = graph.seeds[0]
-    shown = []
+    shown: list[dict[str, Any]] = []
     for inst in chain:
         resolved = resolve(graph.params, inst.kind, dataset, inst.variant)
         values = resolved.values()

@@ -32,7 +32,7 @@ def with_run(text: str, dataset: str, pipelines: list[str], seeds: list[int], pa
         lines += ["", "# Runs a user asked for (`python -m pipelines run` and deployments add theirs here).", "runs:",
                   item]
     else:
-        if RUNS.match(lines[at]).group(1):  # `runs: []`
+        if RUNS.match(lines[at]).group(1):  # type: ignore[union-attr]  # `at` is a RUNS line; `runs: []`
             lines[at] = "runs:"
         end = at + 1
         while end < len(lines) and (lines[end].startswith((" ", "-", "\t")) or not lines[end].strip()):

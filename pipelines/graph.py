@@ -229,8 +229,8 @@ def expand(pipelines: Sequence[Pipeline]) -> list[Instance]:
                                          tuple(i.name for i in chain))
             chain.append(by_path[path])
         if chain[-1].name in ends.values():
-            twin = next(p for p, n in ends.items() if n == chain[-1].name)
-            raise DeclarationError(f"params.yaml: pipelines.{pipe.name} is the same as pipelines.{twin}")
+            same = next(p for p, n in ends.items() if n == chain[-1].name)
+            raise DeclarationError(f"params.yaml: pipelines.{pipe.name} is the same as pipelines.{same}")
         ends[pipe.name] = chain[-1].name
         chain[-1].terminal_of.append(pipe.name)
     return list(by_path.values())

@@ -54,10 +54,11 @@ def _imported_names(path: Path, module: str) -> frozenset[str]:
 def lazy_names(path: Path) -> dict[str, str]:
     """A package `__init__`'s `_LAZY = {"Name": "package.module", ...}`: what `from package import Name` loads."""
     for node in ast.parse(path.read_text(), filename=str(path)).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) \
-            else []
+        if not isinstance(node, ast.Assign | ast.AnnAssign):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in targets) and isinstance(node.value, ast.Dict):
-            return {k.value: v.value for k, v in zip(node.value.keys, node.value.values, strict=True)
+            return {str(k.value): str(v.value) for k, v in zip(node.value.keys, node.value.values, strict=True)
                     if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)}
     return {}
 

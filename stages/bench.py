@@ -73,7 +73,7 @@ def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]
                 stage_seconds={n: float(m.get("stage_seconds", float("nan"))) for n, m in stage_metrics.items()},
                 peak_rss_mb=max(float(m.get("peak_rss_mb", float("nan"))) for m in stage_metrics.values()),
                 threads=tuple(sorted(threads)),
-                devices=tuple(sorted({str(m["device"]) for m in stage_metrics.values() if "device" in m})),
+                devices=tuple(sorted({_device(m) for m in stage_metrics.values() if "device" in m})),
                 selection="; ".join(dict.fromkeys(filter(None, (selection(data_root / f"seed{seed}" / stage)
                                                                 for stage in chain)))),
                 split=str(scores.get("split", "test")),
@@ -81,6 +81,14 @@ def collect(data_root: Path, dataset: str, runs_by_pipeline: dict[str, list[str]
                    or _kept_curve(scored.get(f"{pipeline}/{seed}"), data_root / f"seed{seed}")),
             ))
     return runs, missing
+
+
+def _device(metrics: dict[str, Any]) -> str:
+    """A stage's device for the table, with its precision where that is not the device's default (bf16 on CUDA,
+    fp32 on the CPU): a CPU stage run with `DEEPCLUST_AMP=bf16` shows as `cpu bf16`."""
+    device, precision = str(metrics["device"]), metrics.get("precision")
+    default = "bf16" if device.startswith("cuda") else "fp32"
+    return device if precision in (None, default) else f"{device} {precision}"
 
 
 def _scored_labels(data_root: Path) -> np.ndarray | None:

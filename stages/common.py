@@ -79,7 +79,7 @@ def start(model: type[StageParams], ap: argparse.ArgumentParser, argv: Sequence[
 def with_estimated_k(resolved: Resolved, k_file: Path | None) -> Resolved:
     """RESOLVED with K taken from `estimate_k`'s k.json when the data set's K is `auto` (its settings leave
     `num_clusters` unset); the estimate enters params.json and the training fingerprint like any setting."""
-    if "num_clusters" not in type(resolved.settings).model_fields or resolved.settings.num_clusters is not None:
+    if resolved.settings.model_dump().get("num_clusters", 0) is not None:  # a kind without K, or K given
         return resolved
     if k_file is None:
         raise DeepclustError(f"{resolved.kind} on {resolved.dataset}: K is `auto` but no --k (estimate_k's k.json) "

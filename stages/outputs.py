@@ -19,7 +19,8 @@ from stages.common import Job
 def write_outputs(job: Job, metrics: dict[str, Any],
                   predictions: dict[str, SplitPredictions] | None = None) -> None:
     """Writes `--out`/predictions.csv (when given), `--out`/params.json and `--out`/metrics.json (with the run's
-    seed and device, and with predictions the collapse guard's cluster usage of the first split, the training one)."""
+    seed, device and precision, and with predictions the collapse guard's cluster usage of the first split, the
+    training one)."""
     out = job.args.out
     if predictions is not None:
         probabilities = next(iter(predictions.values())).probabilities
@@ -32,8 +33,9 @@ def write_outputs(job: Job, metrics: dict[str, Any],
         if usage.collapsed:
             print(f"[{job.name}] warning: the clustering of the training split {usage.describe()}", flush=True)
     write_json(out / "params.json", job.params_record())
+    precision = "bf16" if job.runtime.amp_dtype == torch.bfloat16 else "fp32"
     write_json(out / "metrics.json", {**metrics, "seed": job.args.seed, "device": str(job.runtime.device),
-                                      **resources()})
+                                      "precision": precision, **resources()})
 
 
 def process_seconds() -> float:

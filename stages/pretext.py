@@ -38,10 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Throughput over every epoch's own time (the history keeps resumed ones), so a re-run that resumes a
     # finished run reports the run's speed, not 0 images in a few seconds.
     epoch_seconds = sum(float(h.get("seconds", 0.0)) for h in result.history)
-    images = len(result.history) * steps * batches(0).global_batch_size
+    seen = len(result.history) * steps * batches(0).global_batch_size
     finish(job, method.model, {
         "loss": result.history[-1]["loss"], "epochs": p.epochs, "resumed_at_epoch": result.start_epoch,
-        "seconds": round(seconds, 1), "images_per_second": round(images / max(epoch_seconds, 1e-9), 1),
+        "seconds": round(seconds, 1), "images_per_second": round(seen / max(epoch_seconds, 1e-9), 1),
     })
     return 0
 

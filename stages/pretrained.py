@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         arrays[f"{split}_backbone"] = predict(backbone, images, transform, job.runtime, p.batch_size,
                                               f"pretrained {split}").numpy().astype(np.float32)
     with atomic_path(job.args.out / "features.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
+        np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as the allow_pickle flag
     loaded = {} if report is None else {"prefix": report.prefix, "keys_loaded": report.loaded,
                                         "keys_dropped": len(report.dropped), "keys_ignored": report.ignored}
     write_outputs(job, {"network": p.network, "weights": p.weights, "checkpoint": p.checkpoint,

@@ -11,7 +11,9 @@ Sections (each prints a table; `--out` writes them all with the environment):
   two views of the same images. images/s counts source images (each gives two views).
 - step: one SimCLR pretext step (batch indexing and upload, augmentation, forward, NT-Xent, backward, SGD
   step) per backbone and batch size; `augment_fraction` is the share of step time spent in the transform,
-  timed inside the step (CUDA synchronised around it). On CUDA also in bf16 autocast, with peak CUDA memory.
+  timed inside the step (CUDA synchronised around it). On CUDA also in bf16 autocast, with peak CUDA memory;
+  on the CPU in fp32 unless `--precisions fp32,bf16` (bf16 pays on CPUs with AMX; `DEEPCLUST_CHANNELS_LAST=1`
+  for NHWC, as a training stage would read it).
 - knn: exact top-k cosine `deepclust.cluster.knn_search` on N x d Gaussian features, and on `--features`
   (an embed stage's features.npz, or an image Parquet file searched on its raw pixels).
 - kmeans: `deepclust.cluster.kmeans` (its default backend) on the mixture of `deepclust.bench.kmeans`,
@@ -84,6 +86,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--width", type=int, default=16,
         help="small_cnn(_s2) width (mnist preset: small_cnn 16; cifar10-parquet: small_cnn_s2 32).")
     add("--batch-sizes", type=_ints, default=None, help="Step batch sizes (default 128,256,512; quick 32).")
+    add("--precisions", default=None, help="Comma-separated step precisions, fp32 and/or bf16 (default: both on "
+        "CUDA, fp32 on the CPU).")
     add("--steps", type=int, default=None, help="Timed steps per configuration (default 10, quick 2).")
     add("--budget", type=float, default=20.0, help="Stop timing a configuration after this many seconds (min 2 steps).")
     add("--knn-n", type=_ints, default=None, help="kNN sizes (default 10000,60000,100000,1000000; quick 2000,10000).")
@@ -102,6 +106,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown := set(args.sections) - set(SECTIONS):
         p.error(f"unknown section(s) {sorted(unknown)}; expected some of {SECTIONS}")
     args.backbones = [b for b in args.backbones.split(",") if b]
+    if args.precisions is not None:
+        args.precisions = [v.strip() for v in args.precisions.split(",") if v.strip()]
+        if not args.precisions or set(args.precisions) - {"fp32", "bf16"}:
+            p.error(f"--precisions takes fp32 and/or bf16, got {args.precisions}")
     args.images = args.images or (512 if q else 4096)
     args.batch_sizes = args.batch_sizes or ([32] if q else [128, 256, 512])
     args.steps = args.steps or (2 if q else 10)
@@ -374,10 +382,9 @@ def _run_sections(args: argparse.Namespace, device: torch.device) -> dict[str, A
                                            "speedup_vs_per_sample")), flush=True)
         sections["peak_rss_mb_after"]["augment"] = peak_rss_mb()
     if "step" in args.sections:
-        precisions = ["fp32", "bf16"] if device.type == "cuda" else ["fp32"]
+        precisions = args.precisions or (["fp32", "bf16"] if device.type == "cuda" else ["fp32"])
         sections["step"] = [bench_step(images, b, bs, p, device, args)
                             for b in args.backbones for bs in args.batch_sizes for p in precisions]
-        # channels_last: deepclust.engine does not convert models or batches to it, so it is not measured.
         print(_table(sections["step"], ("name", "steps", "step_s", "images_per_s", "augment_fraction",
                                         "peak_cuda_mb")), flush=True)
         sections["peak_rss_mb_after"]["step"] = peak_rss_mb()

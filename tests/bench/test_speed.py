@@ -52,6 +52,16 @@ def test_step_uses_the_engines_speed_options(tmp_path: Path, monkeypatch: pytest
     assert (row["channels_last"], row["compile"]) == (True, "eager") and row["images_per_s"] > 0
 
 
+def test_step_precisions_on_the_cpu(tmp_path: Path) -> None:
+    # bf16 autocast on the CPU is opt-in (`--precisions`); torch emulates it where the CPU has no native bf16.
+    out = tmp_path / "speed.json"
+    assert speed.main([*TINY, "--sections", "step", "--precisions", "fp32,bf16", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["sections"]["step"]
+    assert [r["precision"] for r in rows] == ["fp32", "bf16"] and all(r["images_per_s"] > 0 for r in rows)
+    with pytest.raises(SystemExit):
+        speed.main([*TINY, "--sections", "step", "--precisions", "fp16"])
+
+
 def test_knn_and_kmeans_rows(report: dict) -> None:
     knn = report["sections"]["knn"]
     assert [r["n"] for r in knn] == [300, 600] and all(r["seconds"] > 0 and r["k"] == 5 for r in knn)

@@ -68,3 +68,13 @@ def test_scored_curves_outlive_their_run_directory_while_the_stage_metrics_stay_
     assert _kept_curve(kept["iic/1"], tmp_path / "seed1") == {}
     path.write_text("{not json")
     assert read_scored_curves(path) == {} and read_scored_curves(tmp_path / "none.json") == {}
+
+
+def test_a_stage_off_its_devices_default_precision_shows_it_in_the_device_column() -> None:
+    from stages.bench import _device
+
+    assert _device({"device": "cpu", "precision": "fp32"}) == "cpu"
+    assert _device({"device": "cpu"}) == "cpu"  # metrics written before precision was recorded
+    assert _device({"device": "cpu", "precision": "bf16"}) == "cpu bf16"  # DEEPCLUST_AMP=bf16: not the CPU rows
+    assert _device({"device": "cuda:0", "precision": "bf16"}) == "cuda:0"
+    assert _device({"device": "cuda", "precision": "fp32"}) == "cuda fp32"

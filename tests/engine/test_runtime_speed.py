@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from deepclust.engine import EpochBatches, Runtime, cosine_schedule, fit, random_order
-from deepclust.engine.runtime import _outermost_backbones, speed_options
+from deepclust.engine import runtime as runtime_module
+from deepclust.engine.runtime import _outermost_backbones, autocast_dtype, speed_options
 from deepclust.errors import DeepclustError
 from deepclust.methods import SimCLR
 from deepclust.models import build_backbone
@@ -39,6 +40,40 @@ def test_speed_options_defaults_and_overrides(device: str, env: dict[str, str], 
 def test_bad_speed_option_is_a_clear_error(env: dict[str, str], match: str) -> None:
     with pytest.raises(DeepclustError, match=match):
         speed_options("cuda", env)
+
+
+@pytest.mark.parametrize(("device", "env", "native", "expected"), [
+    ("cuda", {}, False, torch.bfloat16),
+    ("cpu", {}, True, None),                        # the CPU presets stay fp32 unless asked
+    ("cuda", {"DEEPCLUST_AMP": "fp32"}, False, None),
+    ("cpu", {"DEEPCLUST_AMP": " BF16 "}, True, torch.bfloat16),
+    ("cpu", {"DEEPCLUST_AMP": "fp32"}, True, None),
+])
+def test_autocast_dtype_defaults_and_overrides(device: str, env: dict[str, str], native: bool, expected: object,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whether this CPU has native bf16 is the machine's; the choice made from it is what the code controls.
+    monkeypatch.setattr(runtime_module, "cpu_has_native_bf16", lambda: native)
+    assert autocast_dtype(device, env) == expected
+
+
+@pytest.mark.parametrize(("env", "native", "match"), [
+    ({"DEEPCLUST_AMP": "fp16"}, True, "must be bf16 or fp32"),
+    ({"DEEPCLUST_AMP": "bf16"}, False, "no native bf16"),  # emulated bf16 is slower than fp32: refuse, say why
+])
+def test_bad_autocast_option_is_a_clear_error(env: dict[str, str], native: bool, match: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime_module, "cpu_has_native_bf16", lambda: native)
+    with pytest.raises(DeepclustError, match=match):
+        autocast_dtype("cpu", env)
+
+
+def test_runtime_auto_turns_cpu_bf16_on_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime_module, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setenv("DEEPCLUST_AMP", "bf16")
+    assert Runtime.auto(seed=0, device="cpu").amp_dtype == torch.bfloat16
+    assert Runtime.auto(seed=0, device="cpu", amp=False).amp_dtype is None  # a caller's `amp=False` wins
+    monkeypatch.delenv("DEEPCLUST_AMP")
+    assert Runtime.auto(seed=0, device="cpu").amp_dtype is None
 
 
 def test_runtime_auto_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,6 +39,7 @@ def test_pretext_outputs(work: Path, params_file: Path) -> None:
     assert {"loss", "epochs", "resumed_at_epoch", "seconds", "images_per_second", "device"} <= metrics.keys()
     assert metrics["epochs"] == 2 and metrics["resumed_at_epoch"] == 0
     assert metrics["device"].split(":")[0] in ("cpu", "cuda")  # device-generic: also runs on a GPU machine
+    assert metrics["precision"] == ("bf16" if metrics["device"].startswith("cuda") else "fp32")  # the defaults
     model, cfg = load_contrastive(out / "model.pt")
     assert cfg == {"model": "contrastive", "backbone": {"name": "small_cnn", "in_channels": 1, "width": 8},
                    "head": {"kind": "simclr", "input_dim": 32, "hidden_dim": 32, "output_dim": 16}}
