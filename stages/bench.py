@@ -19,6 +19,7 @@ import numpy as np
 from deepclust.bench.curves import score_curve
 from deepclust.bench.table import Run, environment, markdown, plot, published, summarise
 from deepclust.data import load_prepared
+from deepclust.engine.runtime import autocast_dtype
 from deepclust.errors import DeepclustError
 from deepclust.io import require_file, write_atomic, write_json
 from deepclust.report.bench_page import write_bench_page
@@ -87,7 +88,7 @@ def _device(metrics: dict[str, Any]) -> str:
     """A stage's device for the table, with its precision where that is not the device's default (bf16 on CUDA,
     fp32 on the CPU): a CPU stage run with `DEEPCLUST_AMP=bf16` shows as `cpu bf16`."""
     device, precision = str(metrics["device"]), metrics.get("precision")
-    default = "bf16" if device.startswith("cuda") else "fp32"
+    default = "fp32" if autocast_dtype(device.split(":")[0], {}) is None else "bf16"  # the engine's own default
     return device if precision in (None, default) else f"{device} {precision}"
 
 

@@ -149,8 +149,6 @@ def autocast_dtype(device_type: str, env: Mapping[str, str]) -> torch.dtype | No
         raise DeepclustError(f"DEEPCLUST_AMP must be bf16 or fp32, got {flag!r}")
     if flag == "fp32" or (flag == "" and device_type != "cuda"):
         return None
-    if device_type == "cpu" and not torch.backends.mkldnn.is_available():
-        raise DeepclustError("DEEPCLUST_AMP=bf16 on the CPU needs torch built with oneDNN (mkldnn)")
     if device_type == "cpu" and not cpu_has_native_bf16():
         raise DeepclustError("DEEPCLUST_AMP=bf16: this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 "
                              "autocast is slower than fp32; unset DEEPCLUST_AMP")
