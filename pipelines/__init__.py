@@ -22,10 +22,10 @@ from pathlib import Path
 import yaml
 
 from deepclust.errors import DeepclustError
-from pipelines.graph import DeclarationError, Graph, Run, build_graph
+from pipelines.graph import DeclarationError, Graph, Instance, Run, build_graph
 from pipelines.imports import forget
 from pipelines.render import BENCH_DIR, HEADER, render_all, render_bench_files
-from stages.resolve import problems, read_params, resolve
+from stages.resolve import Resolved, problems, read_params, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,13 +51,23 @@ def fit_problems(graph: Graph, root: Path, dataset: str | None = None,
     found = []
     for ds in ([dataset] if dataset else dict.fromkeys(d for d, _ in graph.asked())):
         card = Path(root) / "data" / ds / "prepared" / "card.json"
-        if (dataset is not None and ds != dataset) or not card.exists():
-            continue
-        n_train = int(json.loads(card.read_text())["splits"]["train"]["n"])
+        n_train = int(json.loads(card.read_text())["splits"]["train"]["n"]) if card.exists() else None
         chosen = pipelines or [p for (d, _), ps in graph.asked().items() if d == ds for p in ps]
         for inst in graph.instances_for(chosen):
-            found += problems(resolve(graph.params, inst.kind, ds, inst.variant), n_train)
+            resolved = resolve(graph.params, inst.kind, ds, inst.variant)
+            found += pixel_scale_on_features(inst, resolved)
+            found += problems(resolved, n_train) if n_train is not None else []
     return list(dict.fromkeys(found))
+
+
+def pixel_scale_on_features(inst: Instance, resolved: Resolved) -> list[str]:
+    """A pixel scale (`input_scale`, DEC-keras's x / 255) set on a stage that reads feature rows (`--features`)
+    cannot apply: the stage would stop on it only after its upstream's long work, so it is said at sync."""
+    if getattr(resolved.settings, "input_scale", None) is None or not any(w.flag == "--features" for w in inst.wires):
+        return []
+    layer = resolved.layers.get("input_scale", resolved.kind)
+    return [f"{inst.kind} on {resolved.dataset}: input_scale (from {layer}) is a pixel scale, but {inst.name} reads "
+            f"feature rows; set pipelines.<pipeline>.{inst.kind}.input_scale: null"]
 
 
 def _rendered(root: Path) -> tuple[Graph, dict[Path, str]]:

@@ -197,3 +197,22 @@ def test_a_stage_with_no_features_before_it_estimates_k_on_the_raw_input() -> No
     stages = __import__("yaml").safe_load(render_all(build_graph(p), ROOT)[ROOT / "pipelines/toy/seed0/dvc.yaml"])
     assert list(stages["stages"])[:3] == ["embed", "embed-estimate_k", "cc"]
     assert "--k data/toy/seed0/embed-estimate_k/k.json" in stages["stages"]["cc"]["cmd"]
+
+
+def test_a_pixel_scale_on_feature_rows_is_a_sync_time_error_naming_its_layer(tmp_path: Path) -> None:
+    """DEC-keras's x / 255 (`ae_pretrain.input_scale`) cannot apply to an embed stage's feature rows; the stage
+    used to stop on it only after the pretext's minutes. fit_problems says it before any run (the data set need
+    not be prepared), and the pipeline's own `input_scale: null` clears it."""
+    from pipelines import fit_problems
+
+    ae = {"epochs": 1, "batch_size": 8, "lr": 0.1, "optimizer": "sgd", "input_scale": 0.00392}
+    dec_on_features = ["prepare", "pretext", "embed", "ae_pretrain", "dec", "evaluate"]
+    spec = params({"dec-on-simclr": dec_on_features, "dec": ["prepare", "ae_pretrain", "dec", "evaluate"]},
+                  ae_pretrain={"toy": ae}, dec={"toy": {"batch_size": 8, "update_interval": 2, "max_iterations": 10}})
+    spec["main"]["pipelines"] = ["dec-on-simclr", "dec"]
+    found = fit_problems(build_graph(spec), tmp_path)
+    assert found == ["ae_pretrain on toy: input_scale (from ae_pretrain.toy) is a pixel scale, but "
+                     "pretext-embed-ae_pretrain reads feature rows; set pipelines.<pipeline>.ae_pretrain.input_scale: "
+                     "null"]  # pixels-only `dec` keeps its scale
+    spec["pipelines"]["dec-on-simclr"] = {"stages": dec_on_features, "ae_pretrain": {"input_scale": None}}
+    assert fit_problems(build_graph(spec), tmp_path) == []
